@@ -1,0 +1,85 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION_ENV = {
+    "DEBUG": "0",
+    "SECRET_KEY": "x" * 60 + "production-like-secret-for-check-deploy",
+    "ALLOWED_HOSTS": "bookrec.example.com",
+    "DJANGO_SETTINGS_MODULE": "bookrec_site.settings",
+}
+
+
+def run_manage(*args, env):
+    full_env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "SECURE_SSL_REDIRECT"}}
+    full_env.update(env)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120)
+
+
+def test_home_page_renders_with_navigation(client, db):
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'role="search"' in html
+    for label in ("Browse", "For you", "My books", "Log in"):
+        assert label in html
+
+
+def test_healthz_reports_database_and_no_model(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"database": "ok", "model": None}
+
+
+def test_healthz_is_503_and_pages_are_clean_when_database_is_down():
+    # A real outage: a process whose DATABASE_URL points at a port where no server listens.
+    script = (
+        "import django, json; django.setup();"
+        "from django.test import Client; c = Client(raise_request_exception=False);"
+        "h = c.get('/healthz'); p = c.get('/');"
+        "print(json.dumps([h.status_code, h.json(), p.status_code, p.content.decode()]))"
+    )
+    env = {"DATABASE_URL": "postgres://postgres@127.0.0.1:9/unreachable?connect_timeout=2",
+           "DJANGO_SETTINGS_MODULE": "bookrec_site.test_settings"}
+    full_env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | env
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=60)
+    health_status, health, page_status, page = json.loads(result.stdout.strip().splitlines()[-1])
+    assert health_status == 503
+    assert health["database"] == "unavailable"
+    assert page_status == 500
+    assert "Something went wrong" in page
+    assert "Traceback" not in page
+
+
+def test_unknown_url_gets_friendly_404(client, db):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert b"Page not found" in response.content
+
+
+def test_security_headers_on_pages(client, db):
+    response = client.get("/")
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+
+
+def test_check_deploy_is_clean_under_production_variables():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
+def test_production_start_up_names_a_missing_variable(missing):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
+    result = run_manage("check", env=env)
+    assert result.returncode != 0
+    assert f"{missing} must be set" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,135 @@
+"""Ratings, the readers who give them, and the trained models that serve recommendations."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Rater(models.Model):
+    """Anyone whose ratings train the model: a site reader, or a reader from an imported dataset.
+
+    Dataset readers (goodbooks-10k) are not accounts and can never log in; both kinds are rows of
+    the same rating matrix, so retrain treats them alike.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="rater"
+    )
+    source = models.CharField(max_length=32, blank=True, help_text="Dataset name for imported readers, e.g. 'goodbooks'.")
+    external_id = models.CharField(max_length=64, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=models.Q(user__isnull=True),
+                name="rater_unique_dataset_reader",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False, source="", external_id="")
+                | models.Q(user__isnull=True) & ~models.Q(source="") & ~models.Q(external_id=""),
+                name="rater_is_user_or_dataset_reader",
+            ),
+        ]
+
+    def __str__(self):
+        if self.user_id:
+            return f"reader #{self.user_id}"
+        return f"{self.source} reader {self.external_id}"
+
+
+class Rating(models.Model):
+    """One reader's 1–5 star rating of one book: the recommender's input."""
+
+    rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="ratings")
+    book = models.ForeignKey("catalog.Book", on_delete=models.CASCADE, related_name="ratings")
+    value = models.PositiveSmallIntegerField()
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rater", "book"], name="rating_unique_rater_book"),
+            models.CheckConstraint(condition=models.Q(value__gte=1, value__lte=5), name="rating_value_1_to_5"),
+        ]
+        indexes = [
+            # Book page and rating summary recount: all ratings of one book.
+            models.Index(fields=["book", "value"], name="rating_book_value_idx"),
+            # Retrain's "anything changed since the active model?" check.
+            models.Index(fields=["updated"], name="rating_updated_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.rater} rated {self.book_id}: {self.value}"
+
+
+class ModelRun(models.Model):
+    """One retrain: its parameters, progress, metrics and, once trained, its stored embeddings."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        REJECTED = "rejected", "succeeded, not activated (worse than active)"
+        FAILED = "failed"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    is_active = models.BooleanField(default=False)
+    started = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True, help_text="Updated each epoch; a stale running run has died.")
+    pid = models.IntegerField(null=True, blank=True)
+    parameters = models.JSONField(default=dict)
+    n_users = models.PositiveIntegerField(default=0)
+    n_books = models.PositiveIntegerField(default=0)
+    n_ratings = models.PositiveBigIntegerField(default=0)
+    ratings_watermark = models.DateTimeField(
+        null=True, blank=True, help_text="Latest rating change included; later changes make a retrain worthwhile."
+    )
+    epochs = models.JSONField(default=list, help_text="Per-epoch loss, validation metrics and seconds.")
+    metrics = models.JSONField(default=dict)
+    load_seconds = models.FloatField(null=True, blank=True)
+    train_seconds = models.FloatField(null=True, blank=True)
+    store_seconds = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    # Model-level arrays and scalars (global mean, Gramians…) as the factorization module needs them.
+    model_data = models.BinaryField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-started"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=models.Q(is_active=True), name="modelrun_one_active"),
+        ]
+        indexes = [models.Index(fields=["status", "-started"], name="modelrun_status_idx")]
+
+    def __str__(self):
+        return f"Run #{self.pk} ({self.get_status_display()})"
+
+
+class BookEmbedding(models.Model):
+    """A book's learned vector and bias in one model run."""
+
+    run = models.ForeignKey(ModelRun, on_delete=models.CASCADE, related_name="book_embeddings")
+    book = models.ForeignKey("catalog.Book", on_delete=models.CASCADE, related_name="+")
+    vector = models.BinaryField()
+    bias = models.FloatField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "book"], name="bookembedding_unique_run_book")]
+
+    def __str__(self):
+        return f"book {self.book_id} in run {self.run_id}"
+
+
+class RaterEmbedding(models.Model):
+    """A rater's learned vector and bias in one model run."""
+
+    run = models.ForeignKey(ModelRun, on_delete=models.CASCADE, related_name="rater_embeddings")
+    rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="+")
+    vector = models.BinaryField()
+    bias = models.FloatField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "rater"], name="raterembedding_unique_run_rater")]
+
+    def __str__(self):
+        return f"rater {self.rater_id} in run {self.run_id}"

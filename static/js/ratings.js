@@ -1,0 +1,1 @@
+// Rating and shelf forms: submit in place when JavaScript is available (accounts issue).
