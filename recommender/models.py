@@ -82,8 +82,8 @@ class ModelRun(models.Model):
     n_users = models.PositiveIntegerField(default=0)
     n_books = models.PositiveIntegerField(default=0)
     n_ratings = models.PositiveBigIntegerField(default=0)
-    ratings_watermark = models.DateTimeField(
-        null=True, blank=True, help_text="Latest rating change included; later changes make a retrain worthwhile."
+    ratings_fingerprint = models.CharField(
+        max_length=100, blank=True, help_text="Fingerprint of the ratings trained on; retrain skips while it is unchanged."
     )
     epochs = models.JSONField(default=list, help_text="Per-epoch loss, validation metrics and seconds.")
     metrics = models.JSONField(default=dict)

@@ -1,0 +1,178 @@
+"""Writing ratings: the one place that changes a rating and keeps each book's rating summary current."""
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import Case, Count, F, IntegerField, Max, Sum, Value, When
+from django.db.models.functions import Greatest
+
+from catalog.models import BAYES_PRIOR_COUNT, BAYES_PRIOR_MEAN, Book
+
+from .models import Rater, Rating
+
+VALID_VALUES = range(1, 6)
+
+
+def rater_for(user, *, create=True):
+    """The Rater row of a site reader (created on their first rating)."""
+    if create:
+        return Rater.objects.get_or_create(user=user)[0]
+    return Rater.objects.filter(user=user).first()
+
+
+def ratings_version(rater_id):
+    """A number that changes whenever this rater's ratings change (keys the fold-in cache)."""
+    return cache.get(f"ratings-version:{rater_id}", 0)
+
+
+def _bump_ratings_version(rater_id):
+    key = f"ratings-version:{rater_id}"
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=None)
+
+
+def _summary_delta(book_id, old_value, new_value):
+    """Apply one rating change to a book's summary in a single UPDATE (safe under concurrency)."""
+    changes = {}
+    count_delta = (new_value is not None) - (old_value is not None)
+    if count_delta:
+        changes["ratings_count"] = Greatest(F("ratings_count") + count_delta, 0)
+    for stars in VALID_VALUES:
+        delta = (new_value == stars) - (old_value == stars)
+        if delta:
+            changes[f"ratings_{stars}"] = Greatest(F(f"ratings_{stars}") + delta, 0)
+    if changes:
+        Book.objects.filter(pk=book_id).update(**changes)
+        _refresh_averages(Book.objects.filter(pk=book_id))
+
+
+def _refresh_averages(books):
+    total = F("ratings_1") + 2 * F("ratings_2") + 3 * F("ratings_3") + 4 * F("ratings_4") + 5 * F("ratings_5")
+    books.update(
+        average_rating=Case(
+            When(ratings_count=0, then=Value(0.0)),
+            default=total * 1.0 / F("ratings_count"),
+        ),
+        bayesian_rating=(total + BAYES_PRIOR_COUNT * BAYES_PRIOR_MEAN) * 1.0 / (F("ratings_count") + BAYES_PRIOR_COUNT),
+    )
+
+
+@transaction.atomic
+def set_rating(user, book, value):
+    """Rate a book 1–5 for a site reader, replacing any earlier rating. Returns the Rating."""
+    value = int(value)
+    if value not in VALID_VALUES:
+        raise ValueError("A rating is a whole number of stars from 1 to 5.")
+    rater = rater_for(user)
+    rating = Rating.objects.select_for_update().filter(rater=rater, book=book).first()
+    old_value = rating.value if rating else None
+    if rating is None:
+        rating = Rating.objects.create(rater=rater, book=book, value=value)
+    elif rating.value != value:
+        rating.value = value
+        rating.save(update_fields=["value", "updated"])
+    else:
+        return rating
+    _summary_delta(book.pk, old_value, value)
+    transaction.on_commit(lambda: _bump_ratings_version(rater.pk))
+    return rating
+
+
+@transaction.atomic
+def remove_rating(user, book):
+    """Remove a reader's rating of a book. Returns True if there was one."""
+    rater = rater_for(user, create=False)
+    if rater is None:
+        return False
+    rating = Rating.objects.select_for_update().filter(rater=rater, book=book).first()
+    if rating is None:
+        return False
+    old_value = rating.value
+    rating.delete()
+    _summary_delta(book.pk, old_value, None)
+    transaction.on_commit(lambda: _bump_ratings_version(rater.pk))
+    return True
+
+
+def user_ratings(user):
+    """{book_id: stars} for a site reader; empty for anonymous readers."""
+    if not user.is_authenticated:
+        return {}
+    return dict(Rating.objects.filter(rater__user=user).values_list("book_id", "value"))
+
+
+def refresh_rating_summaries(book_ids=None):
+    """Recount rating summaries from the ratings table, for all books or the given ones.
+
+    Used after bulk writes (dataset imports, demo data, merging books, deleting accounts), where the
+    per-rating delta of set_rating would be one UPDATE per row.
+    """
+    books = Book.objects.all() if book_ids is None else Book.objects.filter(pk__in=list(book_ids))
+    if book_ids is not None and not book_ids:
+        return 0
+    if connection.vendor == "postgresql":
+        return _refresh_summaries_postgres(book_ids)
+    counts = (
+        Rating.objects.filter(book__in=books)
+        .values("book")
+        .annotate(
+            n=Count("id"),
+            **{f"s{stars}": Sum(Case(When(value=stars, then=1), default=0, output_field=IntegerField())) for stars in VALID_VALUES},
+        )
+    )
+    by_book = {row["book"]: row for row in counts}
+    to_update = []
+    for book in books.only("pk"):
+        row = by_book.get(book.pk)
+        book.ratings_count = row["n"] if row else 0
+        for stars in VALID_VALUES:
+            setattr(book, f"ratings_{stars}", row[f"s{stars}"] if row else 0)
+        to_update.append(book)
+    Book.objects.bulk_update(
+        to_update, ["ratings_count", *(f"ratings_{stars}" for stars in VALID_VALUES)], batch_size=2000
+    )
+    _refresh_averages(books)
+    return len(to_update)
+
+
+def _refresh_summaries_postgres(book_ids):
+    where, params = "", []
+    if book_ids is not None:
+        where, params = "WHERE b.id = ANY(%s)", [list(book_ids)]
+    book_table = Book._meta.db_table
+    rating_table = Rating._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {book_table} AS b SET
+                ratings_count = COALESCE(s.n, 0),
+                ratings_1 = COALESCE(s.s1, 0), ratings_2 = COALESCE(s.s2, 0), ratings_3 = COALESCE(s.s3, 0),
+                ratings_4 = COALESCE(s.s4, 0), ratings_5 = COALESCE(s.s5, 0)
+            FROM {book_table} AS b2
+            LEFT JOIN (
+                SELECT book_id, COUNT(*) AS n,
+                       COUNT(*) FILTER (WHERE value = 1) AS s1, COUNT(*) FILTER (WHERE value = 2) AS s2,
+                       COUNT(*) FILTER (WHERE value = 3) AS s3, COUNT(*) FILTER (WHERE value = 4) AS s4,
+                       COUNT(*) FILTER (WHERE value = 5) AS s5
+                FROM {rating_table} GROUP BY book_id
+            ) AS s ON s.book_id = b2.id
+            WHERE b.id = b2.id {where.replace("WHERE", "AND")}
+            """,
+            params,
+        )
+        updated = cursor.rowcount
+    books = Book.objects.all() if book_ids is None else Book.objects.filter(pk__in=list(book_ids))
+    _refresh_averages(books)
+    return updated
+
+
+def ratings_fingerprint():
+    """A value that changes whenever any rating is added, changed or deleted.
+
+    Count and latest update catch additions and changes; the id sum catches a deletion paired with an
+    addition. Retrain compares it with the active run's to skip when nothing changed.
+    """
+    row = Rating.objects.aggregate(n=Count("id"), latest=Max("updated"), ids=Sum("id"))
+    latest = row["latest"].isoformat() if row["latest"] else None
+    return f"{row['n']}:{latest}:{row['ids'] or 0}"
