@@ -48,3 +48,59 @@ def reader_client(client, reader):
 def staff_client(client, staff):
     client.force_login(staff)
     return client
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright; skips when Chromium is not installed."""
+    import os
+    import shutil
+
+    executable = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or (CHROMIUM if os.path.exists(CHROMIUM) else None)
+    if not executable:
+        pytest.skip("browser tests need Chromium: apt-get install chromium (CI installs it)")
+    # Playwright's sync API runs an event loop in this thread; the test thread still uses the ORM.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot(page, tmp_path_factory):
+    """Save a full-page screenshot under the session's temporary folder; returns its path."""
+    folder = tmp_path_factory.getbasetemp() / "screenshots"
+    folder.mkdir(exist_ok=True)
+
+    def take(name):
+        path = folder / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
