@@ -1,5 +1,8 @@
 """Books, authors and genres: the catalog that readers search and staff curate."""
 
+import re
+import unicodedata
+
 from django.db import models
 from django.db.models.functions import Upper
 from django.urls import reverse
@@ -8,6 +11,42 @@ from django.urls import reverse
 # this many ratings at the catalog-wide mean, so three 5-star ratings don't top the charts.
 BAYES_PRIOR_COUNT = 25
 BAYES_PRIOR_MEAN = 3.9
+
+# "The Hunger Games (The Hunger Games, #1)" → title, series, position. Goodreads also writes
+# "(Series #2)" without the comma and "#1-3" for omnibus volumes.
+SERIES_IN_TITLE = re.compile(r"^(?P<title>.+?)\s*\((?P<series>[^()]+?),?\s+#(?P<position>[\d.]+(?:\s*-\s*[\d.]+)?)\)\s*$")
+_NOT_WORD = re.compile(r"[^\w]+|_")
+
+
+def normalize_search_text(text):
+    """Lowercase, accent-free words separated by single spaces: the form both search_text and queries take.
+
+    Done in Python (not with the unaccent extension) so that PostgreSQL and SQLite compare the same strings.
+    """
+    text = unicodedata.normalize("NFKD", str(text or ""))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.replace("'", "").replace("’", "")  # "Philosopher's" matches "philosophers"
+    return " ".join(_NOT_WORD.sub(" ", text.casefold()).split())
+
+
+def parse_series(title):
+    """Split a Goodreads-style title into (title, series, position); series and position are "" when absent."""
+    match = SERIES_IN_TITLE.match(title or "")
+    if not match:
+        return (title or "").strip(), "", ""
+    position = re.sub(r"\s+", "", match["position"])
+    return match["title"].strip(), match["series"].strip(), position[:20]
+
+
+def compose_search_text(title, original_title="", series="", author_names=()):
+    """The text the search box matches: title, original title (when different), series, then authors."""
+    parts = [title]
+    if original_title and normalize_search_text(original_title) != normalize_search_text(title):
+        parts.append(original_title)
+    if series:
+        parts.append(series)
+    parts.extend(author_names)
+    return normalize_search_text(" ".join(parts))
 
 
 class Author(models.Model):
@@ -51,6 +90,14 @@ class BookQuerySet(models.QuerySet):
         return self.prefetch_related(
             models.Prefetch("bookauthor_set", queryset=BookAuthor.objects.select_related("author").order_by("position"))
         )
+
+    def rebuild_search_text(self):
+        """Recompute search_text for these books from their titles, series and authors. Returns the count."""
+        books = list(self.only("pk", "title", "original_title", "series").with_list_data())
+        for book in books:
+            book.search_text = book.composed_search_text()
+        Book.objects.bulk_update(books, ["search_text"], batch_size=2000)
+        return len(books)
 
 
 class Book(models.Model):
@@ -104,17 +151,51 @@ class Book(models.Model):
             # Goodreads CSV import matches by ISBN.
             models.Index(fields=["isbn13"], name="book_isbn13_idx"),
             models.Index(fields=["isbn10"], name="book_isbn10_idx"),
+            # Series link on the book page and the browse language filter.
+            models.Index(fields=["series", "series_position"], name="book_series_idx"),
+            models.Index(fields=["language"], name="book_language_idx"),
+            # The search box's GIN trigram index on search_text (book_search_trgm_idx) is PostgreSQL-only,
+            # so migration 0002 creates it with SQL instead of declaring it here.
         ]
 
     def __str__(self):
         return self.title
 
+    def save(self, *args, **kwargs):
+        # Authors are only known once the book has links; rebuild_search_text() refreshes after they change.
+        author_names = [ba.author.name for ba in self.bookauthor_set.select_related("author")] if self.pk else []
+        self.search_text = compose_search_text(self.title, self.original_title, self.series, author_names)
+        if kwargs.get("update_fields") is not None and "search_text" not in kwargs["update_fields"]:
+            kwargs["update_fields"] = [*kwargs["update_fields"], "search_text"]
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self):
         return reverse("catalog:book_detail", args=[self.pk])
 
+    def composed_search_text(self):
+        return compose_search_text(self.title, self.original_title, self.series, self.author_list)
+
+    @property
+    def generated_cover_url(self):
+        return reverse("catalog:book_cover", args=[self.pk])
+
+    @property
+    def display_cover_url(self):
+        """The cover to show: the stored image, or a cover drawn from the title and author."""
+        return self.cover_url or self.generated_cover_url
+
+    @property
+    def author_list(self):
+        """Author names, main author first (uses the prefetch of with_list_data)."""
+        return [ba.author.name for ba in self.bookauthor_set.all()]
+
+    @property
+    def ordered_authors(self):
+        return [ba.author for ba in self.bookauthor_set.all()]
+
     @property
     def author_names(self):
-        return ", ".join(ba.author.name for ba in self.bookauthor_set.all())
+        return ", ".join(self.author_list)
 
     @property
     def star_counts(self):
