@@ -72,3 +72,52 @@ class ShelfEntry(models.Model):
 
     def __str__(self):
         return f"{self.user} wants to read {self.book}"
+
+
+class GoodreadsImport(models.Model):
+    """One upload of a Goodreads library export, and the report the reader sees afterwards."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="goodreads_imports")
+    created = models.DateTimeField(auto_now_add=True)
+    filename = models.CharField(max_length=255, blank=True)
+    rows = models.PositiveIntegerField(default=0)
+    # {"counts": {outcome: n}, "skipped": [{"title", "author", "reason"}]}: what the results page lists.
+    report = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [
+            # The profile page's "last import" and the results page of one reader.
+            models.Index(fields=["user", "-created"], name="goodreadsimport_user_idx"),
+        ]
+
+    def __str__(self):
+        return f"Goodreads import #{self.pk} by {self.user}"
+
+
+class ImportedBook(models.Model):
+    """What the Goodreads import last wrote for one reader and book.
+
+    Re-imports compare the reader's current rating with `rating` here: if they differ, the reader
+    changed it on BookRec since, and the import leaves it alone (see accounts/goodreads.py).
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="imported_books")
+    book = models.ForeignKey("catalog.Book", on_delete=models.CASCADE, related_name="+")
+    rating = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Stars the import last set, if any.")
+    shelved = models.BooleanField(default=False, help_text="The import put this book on want-to-read.")
+    goodreads_book_id = models.PositiveBigIntegerField(null=True, blank=True)
+    date_read = models.DateField(null=True, blank=True)
+    imported = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "book"], name="importedbook_unique_user_book"),
+            models.CheckConstraint(
+                condition=models.Q(rating__isnull=True) | models.Q(rating__gte=1, rating__lte=5),
+                name="importedbook_rating_1_to_5",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} imported {self.book_id}"

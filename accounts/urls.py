@@ -7,4 +7,12 @@ app_name = "accounts"
 urlpatterns = [
     path("my-books/", views.my_books, name="my_books"),
     path("profile/", views.profile, name="profile"),
+    path("profile/export.json", views.export_json, name="export_json"),
+    path("profile/export.csv", views.export_csv, name="export_csv"),
+    path("profile/delete/", views.delete_account, name="delete_account"),
+    path("books/<int:pk>/rate/", views.rate, name="rate"),
+    path("books/<int:pk>/shelf/", views.shelf, name="shelf"),
+    path("import/goodreads/", views.goodreads_import, name="goodreads_import"),
+    path("import/goodreads/<int:pk>/", views.goodreads_import_result, name="goodreads_import_result"),
+    path("recommendations/start/", views.onboarding, name="onboarding"),
 ]

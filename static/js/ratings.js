@@ -1,1 +1,69 @@
-// Rating and shelf forms: submit in place when JavaScript is available (accounts issue).
+// Rating and shelf forms submit in place when JavaScript is available; without it they are plain POST forms.
+(function () {
+  "use strict";
+
+  function updateControls(data) {
+    document.querySelectorAll('[data-book-actions="' + data.book + '"]').forEach(function (box) {
+      box.querySelectorAll(".star-form button[name=value]").forEach(function (button) {
+        const stars = Number(button.value);
+        button.classList.toggle("on", data.rating !== null && stars <= data.rating);
+        button.setAttribute("aria-pressed", data.rating === stars ? "true" : "false");
+      });
+      const clear = box.querySelector("[data-clear-rating]");
+      if (clear) clear.hidden = data.rating === null;
+      const shelf = box.querySelector(".shelf-button");
+      if (shelf) {
+        shelf.value = data.shelved ? "remove" : "add";
+        shelf.textContent = data.shelved ? "✓ Want to read" : "+ Want to read";
+        shelf.setAttribute("aria-pressed", data.shelved ? "true" : "false");
+      }
+      const status = box.querySelector("[data-action-status]");
+      if (status) { status.textContent = data.message || ""; status.classList.add("visually-hidden"); }
+    });
+    const progress = document.querySelector("[data-onboarding]");
+    if (progress && typeof data.rated_count === "number") {
+      const needed = Number(progress.dataset.needed);
+      progress.querySelector("[data-rated-count]").textContent = data.rated_count;
+      progress.querySelector("progress").value = Math.min(data.rated_count, needed);
+      progress.querySelector("[data-continue]").hidden = data.rated_count < needed;
+    }
+  }
+
+  function submitInPlace(event) {
+    const form = event.target;
+    if (!form.matches("[data-rate-form], [data-shelf-form]") || !window.fetch) return;
+    event.preventDefault();
+    const body = new FormData(form);
+    const submitter = event.submitter;
+    if (submitter && submitter.name) body.append(submitter.name, submitter.value);
+    form.setAttribute("aria-busy", "true");
+    fetch(form.action, {
+      method: "POST",
+      body: body,
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    })
+      .then(function (response) {
+        if (response.status === 403) {
+          // Signed out in another tab: log in again and come back here.
+          window.location.assign(form.dataset.loginUrl + "?next=" + encodeURIComponent(window.location.pathname + window.location.search));
+          return null;
+        }
+        return response.json().then(function (data) {
+          if (!response.ok) throw new Error(data.error || "Something went wrong.");
+          return data;
+        });
+      })
+      .then(function (data) { if (data) updateControls(data); })
+      .catch(function (error) {
+        const status = form.closest("[data-book-actions]").querySelector("[data-action-status]");
+        if (status) {
+          status.textContent = error.message === "Failed to fetch" ? "Could not reach BookRec. Try again." : error.message;
+          status.classList.remove("visually-hidden");
+        }
+      })
+      .finally(function () { form.removeAttribute("aria-busy"); });
+  }
+
+  document.addEventListener("submit", submitInPlace);
+})();

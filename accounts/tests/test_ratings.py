@@ -1,0 +1,151 @@
+"""Rating a book: POST /books/<pk>/rate/, with and without JavaScript."""
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import ShelfEntry
+from recommender.models import Rating
+
+
+def rating_of(user, book):
+    return Rating.objects.filter(rater__user=user, book=book).values_list("value", flat=True).first()
+
+
+def test_rate_a_book_redirects_back_to_the_book(reader_client, reader, book):
+    response = reader_client.post(reverse("accounts:rate", args=[book.pk]), {"value": "4"})
+    assert response.status_code == 302
+    assert response["Location"] == book.get_absolute_url()
+    assert rating_of(reader, book) == 4
+    book.refresh_from_db()
+    assert book.ratings_count == 1
+    assert book.ratings_4 == 1
+    assert book.average_rating == 4.0
+
+
+def test_change_a_rating_keeps_one_row(reader_client, reader, book):
+    url = reverse("accounts:rate", args=[book.pk])
+    reader_client.post(url, {"value": "2"})
+    reader_client.post(url, {"value": "5"})
+    assert Rating.objects.filter(rater__user=reader).count() == 1
+    assert rating_of(reader, book) == 5
+    book.refresh_from_db()
+    assert (book.ratings_count, book.ratings_2, book.ratings_5) == (1, 0, 1)
+
+
+def test_remove_a_rating(reader_client, reader, book, rate):
+    rate(reader, book, 3)
+    response = reader_client.post(reverse("accounts:rate", args=[book.pk]), {"remove": "1"})
+    assert response.status_code == 302
+    assert rating_of(reader, book) is None
+    book.refresh_from_db()
+    assert book.ratings_count == 0
+
+
+def test_redirects_to_a_safe_next(reader_client, book):
+    response = reader_client.post(reverse("accounts:rate", args=[book.pk]), {"value": "4", "next": "/my-books/?sort=stars"})
+    assert response["Location"] == "/my-books/?sort=stars"
+
+
+@pytest.mark.parametrize("next_url", ["https://evil.example/", "//evil.example/x", "javascript:alert(1)"])
+def test_ignores_an_unsafe_next(reader_client, book, next_url):
+    response = reader_client.post(reverse("accounts:rate", args=[book.pk]), {"value": "4", "next": next_url})
+    assert response["Location"] == book.get_absolute_url()
+
+
+@pytest.mark.parametrize("value", ["0", "6", "-1", "3.5", "abc", "", "٣"])
+def test_bad_value_is_rejected_and_nothing_changes(reader_client, reader, book, rate, value):
+    rate(reader, book, 2)
+    response = reader_client.post(reverse("accounts:rate", args=[book.pk]), {"value": value})
+    assert response.status_code == 400
+    assert b"1 to 5" in response.content
+    assert rating_of(reader, book) == 2
+    book.refresh_from_db()
+    assert book.ratings_count == 1
+
+
+def test_missing_value_is_rejected(reader_client, reader, book):
+    response = reader_client.post(reverse("accounts:rate", args=[book.pk]), {})
+    assert response.status_code == 400
+    assert not Rating.objects.exists()
+
+
+def test_unknown_book_is_404(reader_client, reader, books):
+    response = reader_client.post(reverse("accounts:rate", args=[999999]), {"value": "4"})
+    assert response.status_code == 404
+    assert not Rating.objects.exists()
+
+
+def test_get_is_405(reader_client, book):
+    response = reader_client.get(reverse("accounts:rate", args=[book.pk]) + "?value=4")
+    assert response.status_code == 405
+    assert not Rating.objects.exists()
+
+
+def test_anonymous_is_sent_to_log_in_and_back_to_the_book(client, book):
+    response = client.post(reverse("accounts:rate", args=[book.pk]), {"value": "4"})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+    assert f"next=/books/{book.pk}/" in response["Location"]
+    assert not Rating.objects.exists()
+
+
+def test_anonymous_fetch_gets_403_json(client, book):
+    response = client.post(reverse("accounts:rate", args=[book.pk]), {"value": "4"}, headers={"Accept": "application/json"})
+    assert response.status_code == 403
+    assert "Log in" in response.json()["error"]
+    assert not Rating.objects.exists()
+
+
+def test_fetch_gets_the_new_state_as_json(reader_client, reader, book, books, rate):
+    rate(reader, books[1], 5)
+    response = reader_client.post(
+        reverse("accounts:rate", args=[book.pk]), {"value": "3"}, headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 200
+    data = response.json()
+    assert data["book"] == book.pk
+    assert data["rating"] == 3
+    assert data["shelved"] is False
+    assert data["rated_count"] == 2
+
+
+def test_fetch_with_a_bad_value_gets_400_json(reader_client, book):
+    response = reader_client.post(
+        reverse("accounts:rate", args=[book.pk]), {"value": "9"}, headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 400
+    assert "1 to 5" in response.json()["error"]
+
+
+def test_rating_a_book_takes_it_off_want_to_read(reader_client, reader, book):
+    ShelfEntry.objects.create(user=reader, book=book)
+    reader_client.post(reverse("accounts:rate", args=[book.pk]), {"value": "5"})
+    assert not ShelfEntry.objects.filter(user=reader, book=book).exists()
+
+
+def test_ratings_of_two_readers_are_separate(client, reader, other_reader, book, rate):
+    rate(other_reader, book, 1)
+    client.force_login(reader)
+    client.post(reverse("accounts:rate", args=[book.pk]), {"remove": "1"})
+    client.post(reverse("accounts:rate", args=[book.pk]), {"value": "5"})
+    assert rating_of(other_reader, book) == 1
+    assert rating_of(reader, book) == 5
+
+
+def test_csrf_is_enforced(client, reader, book):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(reader)
+    response = strict.post(reverse("accounts:rate", args=[book.pk]), {"value": "4"})
+    assert response.status_code == 403
+    assert not Rating.objects.exists()
+
+
+def test_book_actions_partial_shows_the_readers_rating(reader_client, reader, book, rate):
+    rate(reader, book, 4)
+    response = reader_client.get(reverse("accounts:my_books"))
+    html = response.content.decode()
+    assert 'aria-pressed="true"' in html
+    assert html.count('class="on"') == 4
+    assert "Clear rating" in html
