@@ -135,6 +135,7 @@ def _row_from_record(line, record):
 def normalize_title(title):
     """Case, accents, punctuation and a trailing "(Series, #2)" don't tell books apart."""
     title = re.sub(r"\s*\([^()]*#[^()]*\)\s*$", "", title)
+    title = re.sub(r"['’‘`]", "", title)  # Sorcerer's and Sorcerer’s alike
     title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
     title = re.sub(r"[^a-z0-9]+", " ", title).strip()
     return re.sub(r"^(the|a|an) ", "", title)
