@@ -64,7 +64,7 @@ class Rating(models.Model):
 
 
 class ModelRun(models.Model):
-    """One retrain: its parameters, progress, metrics and, once trained, its stored embeddings."""
+    """One retrain: its parameters, progress, metrics and, once trained, its arrays (ModelArtifact)."""
 
     class Status(models.TextChoices):
         RUNNING = "running"
@@ -91,8 +91,7 @@ class ModelRun(models.Model):
     train_seconds = models.FloatField(null=True, blank=True)
     store_seconds = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
-    # Model-level arrays and scalars (global mean, Gramians…) as the factorization module needs them.
-    model_data = models.BinaryField(blank=True, editable=False)
+    note = models.TextField(blank=True, help_text="Why the run was not activated, or how it was activated.")
 
     class Meta:
         ordering = ["-started"]
@@ -104,32 +103,26 @@ class ModelRun(models.Model):
     def __str__(self):
         return f"Run #{self.pk} ({self.get_status_display()})"
 
-
-class BookEmbedding(models.Model):
-    """A book's learned vector and bias in one model run."""
-
-    run = models.ForeignKey(ModelRun, on_delete=models.CASCADE, related_name="book_embeddings")
-    book = models.ForeignKey("catalog.Book", on_delete=models.CASCADE, related_name="+")
-    vector = models.BinaryField()
-    bias = models.FloatField()
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["run", "book"], name="bookembedding_unique_run_book")]
-
-    def __str__(self):
-        return f"book {self.book_id} in run {self.run_id}"
+    @property
+    def duration_seconds(self):
+        if self.finished is None:
+            return None
+        return (self.finished - self.started).total_seconds()
 
 
-class RaterEmbedding(models.Model):
-    """A rater's learned vector and bias in one model run."""
+class ModelArtifact(models.Model):
+    """A trained run's arrays (factors, biases, id maps) as one uncompressed .npz blob.
 
-    run = models.ForeignKey(ModelRun, on_delete=models.CASCADE, related_name="rater_embeddings")
-    rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="+")
-    vector = models.BinaryField()
-    bias = models.FloatField()
+    One blob per run rather than one row per rater and book: storing 53k + 10k rows takes
+    seconds even with big batches, while one INSERT of ~20 MB takes a fraction of one, every
+    worker reads the whole model anyway, and pruning an old run is a single DELETE.
+    See recommender/artifacts.py for the layout.
+    """
 
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["run", "rater"], name="raterembedding_unique_run_rater")]
+    run = models.OneToOneField(ModelRun, on_delete=models.CASCADE, primary_key=True, related_name="artifact")
+    data = models.BinaryField()
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
-        return f"rater {self.rater_id} in run {self.run_id}"
+        return f"arrays of run {self.run_id}"

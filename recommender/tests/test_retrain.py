@@ -1,0 +1,241 @@
+"""manage.py retrain: training, storing and activating a run, and every way it refuses or fails safely."""
+
+import io
+import os
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connections
+
+from catalog.models import Book
+from recommender import factorization, training
+from recommender.artifacts import unpack
+from recommender.models import ModelArtifact, ModelRun, Rater, Rating
+from recommender.training import ADVISORY_LOCK_KEY, Retrain, RetrainLock, load_ratings, split_validation
+
+from .conftest import FAST_TRAINING
+
+
+def retrain(*args):
+    out = io.StringIO()
+    call_command("retrain", *FAST_TRAINING, *args, stdout=out)
+    return out.getvalue()
+
+
+def test_retrain_stores_and_activates_a_run_with_everything_recorded(taste_catalog):
+    output = retrain()
+    run = ModelRun.objects.get()
+    assert run.status == ModelRun.Status.SUCCEEDED
+    assert run.is_active
+    assert (run.n_users, run.n_books, run.n_ratings) == (60, 30, 720)
+    assert run.parameters["factors"] == 8 and run.parameters["validation_fraction"] == 0.2
+    assert 1 <= len(run.epochs) <= 6
+    assert {"epoch", "loss", "seconds", "val_rmse", "val_recall_at_10"} <= set(run.epochs[0])
+    assert run.metrics["val_rmse"] < 2.0
+    assert run.metrics["val_recall_at_10"] > 0
+    assert run.load_seconds is not None and run.train_seconds is not None and run.store_seconds is not None
+    assert run.finished is not None and run.ratings_fingerprint
+    assert "epoch   1/6" in output and "val recall@10" in output
+    assert f"Run #{run.pk} is now active" in output
+    stored = unpack(ModelArtifact.objects.get(run=run).data)
+    assert sorted(stored.book_ids) == sorted(book.pk for book in taste_catalog.books)
+    assert stored.model.item_factors.shape[0] == 30
+    assert stored.rater_rating_counts.sum() == 720
+
+
+def test_loading_includes_site_readers_and_dataset_readers(taste_catalog, reader):
+    Rating.objects.create(rater=Rater.objects.create(user=reader), book=taste_catalog.fantasy[0], value=5)
+    data = load_ratings()
+    assert data.n_ratings == 721
+    assert data.shape == (61, 30)
+    row = int(np.searchsorted(data.rater_ids, reader.rater.pk))
+    assert data.values[data.user_idx == row].tolist() == [5.0]
+
+
+@pytest.mark.postgres
+def test_postgres_copy_loads_the_same_arrays_as_the_portable_path(taste_catalog):
+    fast, slow = load_ratings(using_copy=True), load_ratings(using_copy=False)
+    for name in ("user_idx", "item_idx", "values", "rater_ids", "book_ids"):
+        fast_rows = np.lexsort((fast.item_idx, fast.user_idx))
+        slow_rows = np.lexsort((slow.item_idx, slow.user_idx))
+        values_fast, values_slow = getattr(fast, name), getattr(slow, name)
+        if len(values_fast) == fast.n_ratings:
+            values_fast, values_slow = values_fast[fast_rows], values_slow[slow_rows]
+        assert np.array_equal(values_fast, values_slow), name
+
+
+def test_validation_split_holds_out_about_the_fraction_of_each_reader(taste_catalog):
+    data = load_ratings()
+    train_csr, validation_csr = split_validation(data, 0.25, seed=3)
+    assert train_csr.nnz + validation_csr.nnz == 720
+    held_per_reader = np.diff(validation_csr.indptr)
+    assert 2 <= held_per_reader.min() and held_per_reader.max() <= 4  # 12 ratings each × 0.25 = 3 ± 1
+    assert train_csr.multiply(validation_csr).nnz == 0
+    again, _ = split_validation(data, 0.25, seed=3)
+    assert (again != train_csr).nnz == 0
+
+
+def test_same_seed_gives_the_same_model(taste_catalog):
+    retrain()
+    retrain("--force")
+    first, second = (unpack(artifact.data).model for artifact in ModelArtifact.objects.order_by("run_id"))
+    assert np.allclose(first.item_factors, second.item_factors)
+
+
+def test_unchanged_ratings_skip_with_success_until_forced(taste_catalog):
+    retrain()
+    output = retrain()
+    assert "No rating changed" in output
+    assert ModelRun.objects.count() == 1
+    retrain("--force")
+    assert ModelRun.objects.count() == 2
+    assert ModelRun.objects.get(is_active=True) == ModelRun.objects.order_by("-pk").first()
+
+
+def test_a_new_rating_makes_retrain_train_again(taste_catalog):
+    retrain()
+    Rating.objects.create(rater=Rater.objects.get(external_id="1"), book=taste_catalog.mystery[-1], value=1)
+    retrain()
+    assert ModelRun.objects.count() == 2
+
+
+def test_no_ratings_at_all_exits_cleanly_without_a_run(db):
+    output = retrain()
+    assert "no ratings yet" in output
+    assert not ModelRun.objects.exists()
+
+
+def test_dry_run_trains_and_reports_but_stores_nothing(taste_catalog):
+    output = retrain("--dry-run")
+    assert "epoch   1/6" in output
+    assert "Dry run, nothing stored" in output
+    assert not ModelRun.objects.exists()
+    assert not ModelArtifact.objects.exists()
+
+
+def test_clearly_worse_model_is_stored_but_not_activated_unless_forced(taste_catalog):
+    retrain()
+    good = ModelRun.objects.get()
+    Rating.objects.create(rater=Rater.objects.get(external_id="2"), book=taste_catalog.mystery[-1], value=2)
+    # A model that cannot learn anything: one factor, crushed by regularization.
+    output = retrain("--factors", "1", "--epochs", "1", "--regularization", "1000")
+    bad = ModelRun.objects.exclude(pk=good.pk).get()
+    assert bad.status == ModelRun.Status.REJECTED
+    assert not bad.is_active
+    assert "NOT activated" in output and "clearly" in bad.note
+    assert ModelRun.objects.get(is_active=True) == good
+    assert ModelArtifact.objects.filter(run=bad).exists()  # kept, so staff can still activate it
+    retrain("--factors", "1", "--epochs", "1", "--regularization", "1000", "--force")
+    assert ModelRun.objects.get(is_active=True).parameters["regularization"] == 1000
+
+
+def test_crash_midway_marks_the_run_failed_and_the_old_model_keeps_serving(taste_catalog, monkeypatch):
+    retrain()
+    good = ModelRun.objects.get()
+    real_train = factorization.train
+
+    def train_then_crash(ratings, params, **kwargs):
+        kwargs["on_epoch"] = _crash_after_first_epoch(kwargs["on_epoch"])
+        return real_train(ratings, params, **kwargs)
+
+    monkeypatch.setattr(factorization, "train", train_then_crash)
+    with pytest.raises(CommandError, match="Retrain failed and the previous model keeps serving"):
+        retrain("--force")
+    crashed = ModelRun.objects.exclude(pk=good.pk).get()
+    assert crashed.status == ModelRun.Status.FAILED
+    assert "out of memory (simulated)" in crashed.error
+    assert len(crashed.epochs) == 1  # the progress made before the crash is kept
+    assert ModelRun.objects.get(is_active=True) == good
+    assert not ModelArtifact.objects.filter(run=crashed).exists()
+
+
+def _crash_after_first_epoch(on_epoch):
+    def report(epoch_report):
+        on_epoch(epoch_report)
+        raise MemoryError("out of memory (simulated)")
+
+    return report
+
+
+def test_interrupt_marks_the_run_failed(taste_catalog, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt("terminated by signal 15")
+
+    monkeypatch.setattr(factorization, "train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        retrain()
+    run = ModelRun.objects.get()
+    assert run.status == ModelRun.Status.FAILED and "signal 15" in run.error
+
+
+def test_a_run_left_running_by_a_killed_process_is_marked_failed_next_time(trained):
+    active = ModelRun.objects.get(is_active=True)
+    dead = ModelRun.objects.create(status=ModelRun.Status.RUNNING, pid=999_999)
+    output = retrain("--force")
+    dead.refresh_from_db()
+    assert dead.status == ModelRun.Status.FAILED
+    assert "stopped without finishing" in dead.error and "999999" in dead.error
+    assert f"Run #{dead.pk} was left running" in output
+    assert ModelRun.objects.get(is_active=True).pk not in (active.pk, dead.pk)
+
+
+def test_second_retrain_exits_at_once_while_the_sqlite_lock_is_held(taste_catalog, is_postgres):
+    if is_postgres:
+        pytest.skip("PostgreSQL uses the advisory lock, tested below")
+    holder = RetrainLock()
+    assert holder.acquire()
+    try:
+        with pytest.raises(CommandError, match=f"Another retrain is running \\(process {os.getpid()} holds"):
+            retrain()
+    finally:
+        holder.release()
+    assert not ModelRun.objects.exists()
+    retrain()
+    assert ModelRun.objects.get().is_active
+
+
+@pytest.mark.postgres
+def test_second_retrain_exits_at_once_while_another_session_holds_the_advisory_lock(taste_catalog):
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+        with pytest.raises(CommandError, match="Another retrain is running .*advisory lock"):
+            retrain()
+        assert not ModelRun.objects.exists()
+    finally:
+        other.close()  # closing the session releases its lock, as a killed retrain's would
+    retrain()
+    assert ModelRun.objects.get().is_active
+
+
+def test_old_runs_arrays_are_pruned_but_recent_ones_kept_for_rollback(taste_catalog):
+    for _ in range(training.KEEP_ARTIFACTS + 3):
+        retrain("--force")
+    runs = list(ModelRun.objects.order_by("-started", "-pk"))
+    with_arrays = set(ModelArtifact.objects.values_list("run_id", flat=True))
+    assert with_arrays == {run.pk for run in runs[: training.KEEP_ARTIFACTS + 1]}
+    assert len(runs) == training.KEEP_ARTIFACTS + 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--factors", "-3"], "--factors must be at least 1"),
+        (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--learning-rate", "0"], "--learning-rate must be greater than 0"),
+        (["--regularization", "-1"], "--regularization must not be negative"),
+        (["--validation-fraction", "1"], "between 0 and 1"),
+        (["--validation-fraction", "0"], "between 0 and 1"),
+    ],
+)
+def test_bad_options_fail_with_a_clear_message(db, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("retrain", *args, stdout=io.StringIO())
+
+
+def test_hidden_books_still_train(taste_catalog):
+    Book.objects.filter(pk=taste_catalog.fantasy[0].pk).update(hidden_from_recommendations=True)
+    Retrain(factorization.TrainParams(factors=4, epochs=2), validation_fraction=0.2).run()
+    assert ModelRun.objects.get().n_books == 30
