@@ -1,0 +1,119 @@
+"""Download my data (JSON, CSV) and delete my account."""
+
+import csv
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from accounts.models import GoodreadsImport, ImportedBook, ShelfEntry
+from recommender.models import Rater, Rating
+
+User = get_user_model()
+
+
+@pytest.fixture
+def library(reader, other_reader, books, rate):
+    books[0].goodreads_book_id = 123
+    books[0].isbn13 = "9780000000017"
+    books[0].save()
+    rate(reader, books[0], 5)
+    rate(reader, books[1], 2)
+    ShelfEntry.objects.create(user=reader, book=books[2])
+    rate(other_reader, books[0], 1)
+    ShelfEntry.objects.create(user=other_reader, book=books[1])
+    return books
+
+
+def test_export_json(reader_client, reader, library):
+    response = reader_client.get(reverse("accounts:export_json"))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert "attachment" in response["Content-Disposition"]
+    data = response.json()
+    assert data["account"]["email"] == reader.email
+    assert [(r["title"], r["stars"]) for r in data["ratings"]] == [("Anna Karenina", 5), ("Beloved", 2)]
+    first = data["ratings"][0]
+    assert first["authors"] == "Leo Tolstoy"
+    assert first["goodreads_book_id"] == 123
+    assert first["isbn13"] == "9780000000017"
+    assert first["rated"] and first["updated"]
+    assert [(e["title"], bool(e["added"])) for e in data["want_to_read"]] == [("Catch-22", True)]
+
+
+def test_export_csv(reader_client, library):
+    response = reader_client.get(reverse("accounts:export_csv"))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [(r["list"], r["title"], r["stars"]) for r in rows] == [
+        ("rated", "Anna Karenina", "5"),
+        ("rated", "Beloved", "2"),
+        ("want-to-read", "Catch-22", ""),
+    ]
+    assert rows[0]["goodreads_book_id"] == "123"
+
+
+def test_export_has_only_my_data(client, other_reader, library):
+    client.force_login(other_reader)
+    data = client.get(reverse("accounts:export_json")).json()
+    assert [(r["title"], r["stars"]) for r in data["ratings"]] == [("Anna Karenina", 1)]
+    assert [e["title"] for e in data["want_to_read"]] == ["Beloved"]
+
+
+@pytest.mark.parametrize("name", ["accounts:export_json", "accounts:export_csv", "accounts:delete_account", "accounts:profile"])
+def test_anonymous_is_sent_to_log_in(client, db, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+
+
+def test_export_is_get_only(reader_client):
+    assert reader_client.post(reverse("accounts:export_json")).status_code == 405
+
+
+def test_delete_asks_again(reader_client, reader):
+    response = reader_client.get(reverse("accounts:delete_account"))
+    assert response.status_code == 200
+    assert 'type="password"' in response.content.decode()
+    assert User.objects.filter(pk=reader.pk).exists()
+
+
+def test_delete_with_the_wrong_password_changes_nothing(reader_client, reader, library):
+    response = reader_client.post(reverse("accounts:delete_account"), {"password": "not-my-password"})
+    assert response.status_code == 400
+    assert "not your password" in response.content.decode()
+    assert User.objects.filter(pk=reader.pk).exists()
+    assert Rating.objects.filter(rater__user=reader).count() == 2
+
+
+def test_delete_removes_account_ratings_shelf_and_recounts(reader_client, reader, other_reader, library):
+    rater_id = reader.rater.pk
+    GoodreadsImport.objects.create(user=reader)
+    ImportedBook.objects.create(user=reader, book=library[0], rating=5)
+    response = reader_client.post(reverse("accounts:delete_account"), {"password": "correct-horse-battery"})
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=reader.pk).exists()
+    assert not Rater.objects.filter(pk=rater_id).exists()  # so the next retrain forgets this reader
+    assert not Rating.objects.filter(rater_id=rater_id).exists()
+    assert not ShelfEntry.objects.filter(user_id=reader.pk).exists()
+    assert not ImportedBook.objects.filter(user_id=reader.pk).exists()
+    # The other reader is untouched, and the books' summaries no longer count the deleted ratings.
+    assert Rating.objects.filter(rater__user=other_reader).count() == 1
+    library[0].refresh_from_db()
+    library[1].refresh_from_db()
+    assert (library[0].ratings_count, library[0].ratings_5, library[0].ratings_1) == (1, 0, 1)
+    assert library[0].average_rating == 1.0
+    assert library[1].ratings_count == 0
+    # Logged out.
+    assert reader_client.get(reverse("accounts:profile")).status_code == 302
+
+
+def test_delete_is_csrf_protected(reader, library):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(reader)
+    assert strict.post(reverse("accounts:delete_account"), {"password": "correct-horse-battery"}).status_code == 403
+    assert User.objects.filter(pk=reader.pk).exists()
