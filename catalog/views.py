@@ -1,40 +1,146 @@
-"""Catalog pages: home, browse, search, book, author and genre pages."""
+"""Catalog pages: home, browse, search, book, author and genre pages, and generated covers."""
 
+import hashlib
+import textwrap
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET
 
+from accounts.reading import reader_book_state
+from recommender import api as recommender_api
+
+from . import search as book_search
+from .filters import BookFilter
 from .models import Author, Book, Genre
+
+PAGE_SIZES = (12, 24, 48, 96)
+DEFAULT_PAGE_SIZE = 24
+SEARCH_PAGE_SIZE = 20
+SUGGESTIONS = 8
+
+
+def page_size(request):
+    try:
+        size = int(request.GET.get("per_page", DEFAULT_PAGE_SIZE))
+    except (TypeError, ValueError):
+        return DEFAULT_PAGE_SIZE
+    return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
 
 
 def home(request):
-    popular = Book.objects.with_list_data()[:12]
-    return render(request, "catalog/home.html", {"popular": popular})
+    most_read = Book.objects.with_list_data()[:12]
+    top_rated = recommender_api.popular_books(limit=12)
+    picks = recommender_api.recommendations_for(request.user, limit=12) if request.user.is_authenticated else []
+    return render(request, "catalog/home.html", {"most_read": most_read, "top_rated": top_rated, "picks": picks})
+
+
+def browse(request, genre=None):
+    data = request.GET.copy()
+    if genre is not None:
+        data["genre"] = genre.slug
+    filterset = BookFilter(data, queryset=Book.objects.all())
+    if filterset.form.is_bound and not filterset.form.is_valid():
+        for field, errors in filterset.form.errors.items():
+            label = filterset.form.fields[field].label if field in filterset.form.fields else field
+            messages.warning(request, f"{label}: {' '.join(errors)} This filter was ignored.")
+    paginator = Paginator(filterset.qs.with_list_data(), page_size(request))
+    page = paginator.get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "catalog/book_list.html", {
+        "filter": filterset,
+        "page": page,
+        "genre": genre,
+        "series": filterset.form.cleaned_data.get("series") if hasattr(filterset.form, "cleaned_data") else "",
+        "query_string": query.urlencode(),
+        "page_sizes": PAGE_SIZES,
+    })
 
 
 def book_list(request):
-    return render(request, "catalog/book_list.html", {"books": Book.objects.with_list_data()[:24]})
+    return browse(request)
+
+
+def genre_detail(request, slug):
+    return browse(request, genre=get_object_or_404(Genre, slug=slug))
 
 
 def book_detail(request, pk):
-    book = get_object_or_404(Book.objects.with_list_data(), pk=pk)
-    return render(request, "catalog/book_detail.html", {"book": book})
+    book = get_object_or_404(Book.objects.with_list_data().prefetch_related("genres"), pk=pk)
+    state = reader_book_state(request.user, [book])[book.pk]
+    similar = recommender_api.similar_books(book)
+    return render(request, "catalog/book_detail.html", {"book": book, "state": state, "similar": similar})
 
 
 def author_detail(request, slug):
     author = get_object_or_404(Author, slug=slug)
-    return render(request, "catalog/author_detail.html", {"author": author})
+    books = Book.objects.filter(pk__in=author.bookauthor_set.values("book_id")).order_by("-ratings_count", "id")
+    page = Paginator(books.with_list_data(), DEFAULT_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "catalog/author_detail.html", {"author": author, "page": page})
 
 
-def genre_detail(request, slug):
-    genre = get_object_or_404(Genre, slug=slug)
-    return render(request, "catalog/genre_detail.html", {"genre": genre})
-
-
+@require_GET
 def search(request):
-    raise NotImplementedError
+    raw = request.GET.get("q", "").replace("\x00", "")
+    query = book_search.clean_query(raw)
+    context = {"search_query": raw[:book_search.MAX_QUERY_CHARS], "query": query,
+               "query_string": urlencode({"q": raw[:book_search.MAX_QUERY_CHARS]})}
+    if query:
+        ids = book_search.search_book_ids(query)
+        page = Paginator(ids, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
+        page.object_list = book_search.books_in_order(list(page.object_list))
+        context.update(page=page, capped=len(ids) >= book_search.MAX_RESULTS)
+        if not ids:
+            context["alternatives"] = book_search.alternatives(query)
+    if not query or not context.get("page") or not context["page"].paginator.count:
+        context["popular"] = Book.objects.with_list_data()[:12]
+    return render(request, "catalog/search.html", context)
 
 
+@require_GET
 def suggest(request):
-    raise NotImplementedError
+    ids = book_search.search_book_ids(request.GET.get("q", ""), limit=SUGGESTIONS)
+    results = [
+        {
+            "id": book.pk,
+            "title": book.title,
+            "authors": book.author_list,
+            "year": book.publication_year,
+            "goodreads_book_id": book.goodreads_book_id,
+            "cover_url": book.display_cover_url,
+            "url": book.get_absolute_url(),
+        }
+        for book in book_search.books_in_order(ids)
+    ]
+    return JsonResponse({"results": results})
+
+
+COVER_COLOURS = [("#7a2e1f", "#f3e6dc"), ("#1f4e5f", "#e3f0f3"), ("#3d5a1e", "#eef3e2"), ("#5b2a6e", "#f1e6f5"),
+                 ("#7a5a12", "#fbf0d9"), ("#2c3e70", "#e6eaf6"), ("#6b1f3a", "#f7e4ea"), ("#1e5b4a", "#e2f3ee")]
+
+
+@require_GET
+@cache_control(public=True, max_age=86400)
+def book_cover(request, pk):
+    """A cover drawn from the title and main author, for books without a cover image."""
+    book = get_object_or_404(Book.objects.with_list_data(), pk=pk)
+    digest = int(hashlib.sha1(str(book.pk).encode()).hexdigest(), 16)
+    background, ink = COVER_COLOURS[digest % len(COVER_COLOURS)]
+    title_lines = textwrap.wrap(book.title, width=16, max_lines=5, placeholder="…") or [""]
+    authors = book.author_list
+    svg = render_to_string("catalog/cover.svg", {
+        "title_lines": [(150 + 34 * i, line) for i, line in enumerate(title_lines)],
+        "author": (authors[0] if authors else "")[:28],
+        "background": background,
+        "ink": ink,
+    })
+    return HttpResponse(svg, content_type="image/svg+xml")
 
 
 def page_not_found(request, exception):
