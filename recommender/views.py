@@ -1,9 +1,55 @@
 """Recommendation pages."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+
+from accounts.reading import reader_book_state
+
+from . import api, serving
+
+PICKS_PER_PAGE = 24
+# Deeper than this a ranking says little; the last page links back to browsing.
+MOST_PICKS = 240
 
 
 @login_required
 def for_you(request):
-    return render(request, "recommender/for_you.html")
+    ratings = serving.ReaderRatings.of(request.user)
+    if len(ratings) < settings.ONBOARDING_MIN_RATINGS:
+        onboarding = _onboarding_url()
+        if onboarding is not None:
+            return redirect(onboarding)
+    ranking = serving.personal_ranking(request.user, MOST_PICKS, ratings=ratings)
+    if ranking is not None:
+        page = Paginator(ranking.book_ids, PICKS_PER_PAGE).get_page(request.GET.get("page"))
+        picks = api.describe_ranking(ranking, list(page.object_list))
+    else:
+        page = Paginator(api.popular_for_reader(ratings, limit=4 * PICKS_PER_PAGE), PICKS_PER_PAGE).get_page(
+            request.GET.get("page")
+        )
+        picks = list(page.object_list)
+    state = reader_book_state(request.user, [pick.book for pick in picks])
+    return render(
+        request,
+        "recommender/for_you.html",
+        {
+            "picks": [(pick, state[pick.book.pk]) for pick in picks],
+            "page_obj": page,
+            "personal": ranking is not None,
+            "rated_count": len(ratings),
+            # The shared partials come from the catalog app; the fallbacks keep this page up meanwhile.
+            "card_templates": ["includes/book_card.html", "recommender/_book_card_fallback.html"],
+            "pagination_templates": ["includes/pagination.html", "recommender/_pagination_fallback.html"],
+        },
+    )
+
+
+def _onboarding_url():
+    # The onboarding page belongs to accounts; until it exists, readers see popular picks instead.
+    try:
+        return reverse("accounts:onboarding")
+    except NoReverseMatch:
+        return None

@@ -14,7 +14,7 @@ from recommender.models import Rater, Rating
 from recommender.ratings import refresh_rating_summaries
 
 # Small and quick: enough for the model to separate two tastes in a fraction of a second.
-FAST_TRAINING = ["--factors", "8", "--epochs", "6", "--seed", "1", "--validation-fraction", "0.2"]
+FAST_TRAINING = ["--factors", "4", "--epochs", "6", "--seed", "1", "--validation-fraction", "0.2"]
 
 
 @dataclass

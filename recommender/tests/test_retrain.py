@@ -29,7 +29,7 @@ def test_retrain_stores_and_activates_a_run_with_everything_recorded(taste_catal
     assert run.status == ModelRun.Status.SUCCEEDED
     assert run.is_active
     assert (run.n_users, run.n_books, run.n_ratings) == (60, 30, 720)
-    assert run.parameters["factors"] == 8 and run.parameters["validation_fraction"] == 0.2
+    assert run.parameters["factors"] == 4 and run.parameters["validation_fraction"] == 0.2
     assert 1 <= len(run.epochs) <= 6
     assert {"epoch", "loss", "seconds", "val_rmse", "val_recall_at_10"} <= set(run.epochs[0])
     assert run.metrics["val_rmse"] < 2.0
