@@ -37,7 +37,8 @@
     const submitter = event.submitter;
     if (submitter && submitter.name) body.append(submitter.name, submitter.value);
     form.setAttribute("aria-busy", "true");
-    fetch(form.action, {
+    // getAttribute: the shelf form's button is named "action", which shadows form.action.
+    fetch(form.getAttribute("action"), {
       method: "POST",
       body: body,
       credentials: "same-origin",
@@ -49,8 +50,8 @@
           window.location.assign(form.dataset.loginUrl + "?next=" + encodeURIComponent(window.location.pathname + window.location.search));
           return null;
         }
-        return response.json().then(function (data) {
-          if (!response.ok) throw new Error(data.error || "Something went wrong.");
+        return response.json().catch(function () { return {}; }).then(function (data) {
+          if (!response.ok || data.book === undefined) throw new Error(data.error || "Something went wrong. Try again.");
           return data;
         });
       })
