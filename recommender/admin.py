@@ -1,0 +1,157 @@
+"""Staff views of model runs (with rollback), ratings (moderation) and raters."""
+
+from django.contrib import admin, messages
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q
+from django.utils.functional import cached_property
+
+from .charts import training_curves_svg
+from .models import ModelArtifact, ModelRun, Rater, Rating
+from .ratings import refresh_rating_summaries
+from .training import RetrainError, activate_run
+
+
+class EstimatedCountPaginator(Paginator):
+    """Unfiltered lists of millions of rows use PostgreSQL's row estimate instead of COUNT(*)."""
+
+    @cached_property
+    def count(self):
+        queryset = self.object_list
+        if connection.vendor == "postgresql" and not queryset.query.where:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = %s", [queryset.model._meta.db_table])
+                row = cursor.fetchone()
+            if row and row[0] > 100_000:
+                return int(row[0])
+        return super().count
+
+
+@admin.register(ModelRun)
+class ModelRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__", "status", "is_active", "started", "duration", "n_users", "n_books", "n_ratings",
+        "val_rmse", "val_recall", "has_arrays",
+    ]
+    list_filter = ["status", "is_active"]
+    ordering = ["-started"]
+    actions = ["activate_selected"]
+    fieldsets = [
+        (None, {"fields": ["status", "is_active", "note", "error"]}),
+        ("Training curves", {"fields": ["training_curves"]}),
+        ("Data and timing", {"fields": [
+            "started", "finished", "duration", "n_users", "n_books", "n_ratings", "load_seconds", "train_seconds",
+            "store_seconds", "pid", "heartbeat", "ratings_fingerprint",
+        ]}),
+        ("Parameters and metrics", {"fields": ["parameters", "metrics", "epochs"]}),
+    ]
+    readonly_fields = [
+        "status", "is_active", "note", "error", "training_curves", "started", "finished", "duration", "n_users",
+        "n_books", "n_ratings", "load_seconds", "train_seconds", "store_seconds", "pid", "heartbeat",
+        "ratings_fingerprint", "parameters", "metrics", "epochs",
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            arrays_stored=Exists(ModelArtifact.objects.filter(run=OuterRef("pk")))
+        )
+
+    def has_add_permission(self, request):
+        return False  # runs come from `manage.py retrain`
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a run is a record; the only change is activation, an action
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not (obj is not None and obj.is_active)
+
+    @admin.display(description="duration")
+    def duration(self, run):
+        seconds = run.duration_seconds
+        if seconds is None:
+            return "—"
+        return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.1f} s"
+
+    @admin.display(description="val RMSE")
+    def val_rmse(self, run):
+        value = (run.metrics or {}).get("val_rmse")
+        return "—" if value is None else f"{value:.4f}"
+
+    @admin.display(description="val recall@10")
+    def val_recall(self, run):
+        value = (run.metrics or {}).get("val_recall_at_10")
+        return "—" if value is None else f"{value:.4f}"
+
+    @admin.display(description="can be activated", boolean=True)
+    def has_arrays(self, run):
+        return getattr(run, "arrays_stored", None)
+
+    @admin.display(description="per epoch")
+    def training_curves(self, run):
+        return training_curves_svg(run.epochs)
+
+    @admin.action(description="Activate the selected run (rollback)")
+    def activate_selected(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one run to activate.", messages.ERROR)
+            return
+        run = queryset.get()
+        try:
+            activate_run(run)
+        except RetrainError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"Run #{run.pk} is now active; workers switch to it within seconds.", messages.SUCCESS)
+
+
+@admin.register(Rating)
+class RatingAdmin(admin.ModelAdmin):
+    list_display = ["book", "rater", "value", "updated"]
+    list_filter = ["value"]
+    list_select_related = ["book", "rater__user"]
+    raw_id_fields = ["rater", "book"]
+    search_fields = ["book__title", "rater__user__email"]
+    search_help_text = "A book title (starts with) or a reader's exact email."
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    readonly_fields = ["created", "updated"]
+
+    def get_search_results(self, request, queryset, search_term):
+        # Two index-friendly subqueries instead of an OR across joined tables, which would scan
+        # every rating: the books whose title starts with the term, and the reader with that email.
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        from catalog.models import Book
+
+        books = Book.objects.filter(title__istartswith=term).values("pk")
+        raters = Rater.objects.filter(user__email__iexact=term).values("pk")
+        return queryset.filter(Q(book__in=books) | Q(rater__in=raters)), False
+
+    def delete_model(self, request, obj):
+        book_id = obj.book_id
+        super().delete_model(request, obj)
+        refresh_rating_summaries([book_id])
+
+    def delete_queryset(self, request, queryset):
+        book_ids = set(queryset.values_list("book_id", flat=True))
+        super().delete_queryset(request, queryset)
+        refresh_rating_summaries(book_ids)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        books = {obj.book_id}
+        if change and "book" in form.changed_data:
+            books.add(form.initial.get("book"))
+        refresh_rating_summaries(books)
+
+
+@admin.register(Rater)
+class RaterAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "user", "source", "external_id", "created"]
+    list_filter = ["source"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    search_fields = ["=external_id", "=user__email"]
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
