@@ -86,6 +86,8 @@ def _load_postgres(rows, progress):
     result = RatingsResult()
     books = set()
     with connection.cursor() as cursor:
+        # Dropped explicitly too: inside an outer transaction (tests, a caller's atomic) ON COMMIT comes late.
+        cursor.execute("DROP TABLE IF EXISTS dataset_ratings")
         cursor.execute(
             "CREATE TEMP TABLE dataset_ratings (line bigint, user_id text, book_id bigint, value smallint) ON COMMIT DROP"
         )
@@ -128,6 +130,7 @@ def _load_postgres(rows, progress):
         )
         # Inserted plus changed rows; import_ratings subtracts the inserted ones.
         result.updated = cursor.rowcount
+        cursor.execute("DROP TABLE dataset_ratings")
     result.book_ids = frozenset(books)
     return result
 
