@@ -2,6 +2,8 @@
 
 import pytest
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from accounts.models import ShelfEntry
 from recommender.models import Rating
@@ -149,3 +151,19 @@ def test_book_actions_partial_shows_the_readers_rating(reader_client, reader, bo
     assert 'aria-pressed="true"' in html
     assert html.count('class="on"') == 4
     assert "Clear rating" in html
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.text(max_size=20), remove=st.sampled_from(["", None]), next_url=st.text(max_size=40))
+def test_fuzzed_rating_posts_never_500(reader_client, reader, book, value, remove, next_url):
+    data = {"value": value, "next": next_url}
+    if remove is not None:
+        data["remove"] = remove
+    response = reader_client.post(reverse("accounts:rate", args=[book.pk]), data)
+    assert response.status_code in {302, 400}
+    stored = rating_of(reader, book)
+    if response.status_code == 400:
+        assert stored is None or stored in range(1, 6)
+    else:
+        assert stored == int(value.strip())
+        assert response["Location"] == next_url or response["Location"] == book.get_absolute_url()
