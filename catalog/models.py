@@ -41,10 +41,11 @@ def parse_series(title):
 def compose_search_text(title, original_title="", series="", author_names=()):
     """The text the search box matches: title, original title (when different), series, then authors."""
     parts = [title]
-    if original_title and normalize_search_text(original_title) != normalize_search_text(title):
-        parts.append(original_title)
-    if series:
-        parts.append(series)
+    seen = {normalize_search_text(title)}
+    for extra in (original_title, series):
+        if extra and normalize_search_text(extra) not in seen:
+            parts.append(extra)
+            seen.add(normalize_search_text(extra))
     parts.extend(author_names)
     return normalize_search_text(" ".join(parts))
 

@@ -81,32 +81,27 @@ def alternatives(raw_query, limit=5):
 
 def _search_postgres(query, limit, threshold):
     steps = [step for step in THRESHOLD_STEPS if step > threshold] + [threshold]
-    for step in steps:
-        ids = _search_postgres_at(query, limit, step)
-        if len(ids) >= min(ENOUGH_MATCHES, limit):
-            break
-    return ids
-
-
-def _search_postgres_at(query, limit, threshold):
-    table = Book._meta.db_table
     # set_config(..., true) is SET LOCAL: the threshold lasts for this transaction only, so concurrent
     # requests on a pooled connection each keep their own.
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(threshold)])
-        cursor.execute(
-            f"""
-            SELECT id FROM {table}
-            WHERE search_text %%> %s
-            ORDER BY word_similarity(%s, search_text)
-                     + %s * similarity(%s, lower(title))
-                     + %s * ln(1 + ratings_count) DESC,
-                     id
-            LIMIT %s
-            """,
-            [query, query, TITLE_WEIGHT, query, POPULARITY_WEIGHT, limit],
-        )
-        return [row[0] for row in cursor.fetchall()]
+        for step in steps:
+            cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(step)])
+            cursor.execute(
+                f"""
+                SELECT id FROM {Book._meta.db_table}
+                WHERE search_text %%> %s
+                ORDER BY word_similarity(%s, search_text)
+                         + %s * similarity(%s, lower(title))
+                         + %s * ln(1 + ratings_count) DESC,
+                         id
+                LIMIT %s
+                """,
+                [query, query, TITLE_WEIGHT, query, POPULARITY_WEIGHT, limit],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+            if len(ids) >= min(ENOUGH_MATCHES, limit):
+                break
+    return ids
 
 
 def _search_python(query, limit, threshold):
