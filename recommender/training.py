@@ -273,12 +273,12 @@ class RetrainLock:
 
     @staticmethod
     def path():
-        """A lock file next to the SQLite database, or in the temp folder for in-memory databases."""
+        """A lock file next to the SQLite database file (or in the temp folder for an in-memory one)."""
         name = str(connection.settings_dict["NAME"])
         if name and not name.startswith(("file:", ":memory:")) and Path(name).parent.is_dir():
             return Path(f"{name}.retrain-lock")
-        safe = "".join(ch if ch.isalnum() else "-" for ch in name)[-60:] or "memory"
-        return Path(tempfile.gettempdir()) / f"bookrec-retrain-{safe}.lock"
+        # An in-memory database lives and dies with its process, so its lock is per process too.
+        return Path(tempfile.gettempdir()) / f"bookrec-retrain-memory-{os.getpid()}.lock"
 
     def holder(self):
         """Who holds the lock, for the message (the PID written into the lock file on SQLite)."""
