@@ -2,8 +2,8 @@
 
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, IntegerField, Max, Sum, Value, When
-from django.db.models.functions import Greatest
+from django.db.models import Case, Count, F, Max, OuterRef, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce, Greatest
 
 from catalog.models import BAYES_PRIOR_COUNT, BAYES_PRIOR_MEAN, Book
 
@@ -113,27 +113,14 @@ def refresh_rating_summaries(book_ids=None):
         return 0
     if connection.vendor == "postgresql":
         return _refresh_summaries_postgres(book_ids)
-    counts = (
-        Rating.objects.filter(book__in=books)
-        .values("book")
-        .annotate(
-            n=Count("id"),
-            **{f"s{stars}": Sum(Case(When(value=stars, then=1), default=0, output_field=IntegerField())) for stars in VALID_VALUES},
-        )
-    )
-    by_book = {row["book"]: row for row in counts}
-    to_update = []
-    for book in books.only("pk"):
-        row = by_book.get(book.pk)
-        book.ratings_count = row["n"] if row else 0
-        for stars in VALID_VALUES:
-            setattr(book, f"ratings_{stars}", row[f"s{stars}"] if row else 0)
-        to_update.append(book)
-    Book.objects.bulk_update(
-        to_update, ["ratings_count", *(f"ratings_{stars}" for stars in VALID_VALUES)], batch_size=2000
-    )
+
+    def count(**filters):
+        ratings = Rating.objects.filter(book=OuterRef("pk"), **filters).order_by().values("book")
+        return Coalesce(Subquery(ratings.annotate(n=Count("id")).values("n")), 0)
+
+    updated = books.update(ratings_count=count(), **{f"ratings_{stars}": count(value=stars) for stars in VALID_VALUES})
     _refresh_averages(books)
-    return len(to_update)
+    return updated
 
 
 def _refresh_summaries_postgres(book_ids):
