@@ -1,0 +1,121 @@
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+
+from accounts.models import ShelfEntry
+from catalog.models import Author, Book, Genre
+from recommender.models import Rater, Rating
+from recommender.ratings import set_rating
+
+
+def test_book_changelist_search_and_filters(staff_client, catalog, django_assert_max_num_queries):
+    with django_assert_max_num_queries(12):
+        response = staff_client.get("/admin/catalog/book/")
+    assert response.status_code == 200
+    for params, expected in [
+        ({"q": "tolkien"}, {"The Lord of the Rings", "The Fellowship of the Ring"}),
+        ({"q": "9780000000002"}, {"Dune"}),
+        ({"genres__id__exact": Genre.objects.get(slug="romance").pk}, {"Pride and Prejudice", "Love in the Time of Cholera"}),
+        ({"language": "spa"}, {"One Hundred Years of Solitude"}),
+        ({"decade": "1950"}, {"The Lord of the Rings", "The Fellowship of the Ring", "Lord of the Flies"}),
+        ({"decade": "before-1900"}, {"Pride and Prejudice"}),
+    ]:
+        if "q" in params and params["q"].isdigit():
+            Book.objects.filter(pk=catalog["dune"].pk).update(isbn13=params["q"])
+        response = staff_client.get("/admin/catalog/book/", params)
+        assert response.status_code == 200
+        assert {book.title for book in response.context["cl"].result_list} == expected
+
+
+def test_book_change_page_and_rating_summary_is_read_only(staff_client, catalog):
+    book = catalog["dune"]
+    response = staff_client.get(f"/admin/catalog/book/{book.pk}/change/")
+    assert response.status_code == 200
+    assert "ratings_count" not in response.context["adminform"].form.fields
+    assert "genres" in response.context["adminform"].form.fields
+
+
+def test_readers_cannot_use_the_admin(reader_client, catalog):
+    assert reader_client.get("/admin/catalog/book/").status_code == 302
+
+
+def test_hide_and_restore_actions(staff_client, catalog):
+    ids = [catalog["dune"].pk, catalog["pride"].pk]
+    staff_client.post("/admin/catalog/book/", {"action": "hide_from_recommendations", ACTION_CHECKBOX_NAME: ids})
+    assert set(Book.objects.filter(hidden_from_recommendations=True).values_list("pk", flat=True)) == set(ids)
+    staff_client.post("/admin/catalog/book/", {"action": "restore_to_recommendations", ACTION_CHECKBOX_NAME: ids[:1]})
+    assert list(Book.objects.filter(hidden_from_recommendations=True).values_list("pk", flat=True)) == ids[1:]
+
+
+@pytest.fixture
+def duplicates(make_book, reader, other_reader, staff):
+    keep = make_book("Dune", ["Frank Herbert"], ["Science Fiction"])
+    dupe = make_book("Dune (Deluxe Edition)", ["Frank Herbert"], ["Classics"], isbn13="9780441013593", goodreads_book_id=234225)
+    third = make_book("Dune.", ["Frank Herbert", "Brian Herbert"])
+    return keep, dupe, third
+
+
+def test_merge_moves_ratings_and_shelves_without_loss_or_double(staff_client, duplicates, reader, other_reader, staff):
+    keep, dupe, third = duplicates
+    set_rating(reader, keep, 2)
+    set_rating(reader, dupe, 5)  # rated both: the later rating (5) wins
+    set_rating(other_reader, dupe, 4)  # rated only the duplicate: moves
+    set_rating(staff, third, 1)
+    dataset_reader = Rater.objects.create(source="goodbooks", external_id="42")
+    Rating.objects.create(rater=dataset_reader, book=third, value=3)
+    ShelfEntry.objects.create(user=reader, book=dupe)
+    ShelfEntry.objects.create(user=reader, book=third)
+    ShelfEntry.objects.create(user=other_reader, book=keep)
+
+    ids = [keep.pk, dupe.pk, third.pk]
+    confirm = staff_client.post("/admin/catalog/book/", {"action": "merge_duplicates", ACTION_CHECKBOX_NAME: ids})
+    assert confirm.status_code == 200 and b"Keep which book?" in confirm.content
+    assert Book.objects.count() == 3  # nothing happens before the confirmation
+
+    response = staff_client.post("/admin/catalog/book/", {
+        "action": "merge_duplicates", ACTION_CHECKBOX_NAME: ids, "confirm_merge": "1", "keep": keep.pk,
+    })
+    assert response.status_code == 302
+    assert list(Book.objects.values_list("pk", flat=True)) == [keep.pk]
+    assert sorted((email or "dataset", value) for email, value in Rating.objects.values_list("rater__user__email", "value")) == [
+        ("dataset", 3), ("other@example.com", 4), ("reader@example.com", 5), ("staff@example.com", 1)]
+    assert sorted(ShelfEntry.objects.values_list("user__email", "book_id")) == [
+        ("other@example.com", keep.pk), ("reader@example.com", keep.pk)]
+    keep.refresh_from_db()
+    assert (keep.ratings_count, keep.ratings_5, keep.ratings_4, keep.ratings_3, keep.ratings_1) == (4, 1, 1, 1, 1)
+    assert keep.average_rating == 3.25
+    # What the duplicates knew is kept: identifiers, genres and the extra author.
+    assert (keep.isbn13, keep.goodreads_book_id) == ("9780441013593", 234225)
+    assert set(keep.genres.values_list("name", flat=True)) == {"Science Fiction", "Classics"}
+    assert keep.search_text == "dune frank herbert brian herbert"
+
+
+def test_merge_needs_two_books(staff_client, duplicates):
+    keep = duplicates[0]
+    response = staff_client.post("/admin/catalog/book/", {"action": "merge_duplicates", ACTION_CHECKBOX_NAME: [keep.pk]},
+                                 follow=True)
+    assert "Select at least two books to merge." in response.content.decode()
+    assert Book.objects.count() == 3
+
+
+def test_merge_rejects_a_book_outside_the_selection(staff_client, duplicates, make_book):
+    keep, dupe, _ = duplicates
+    stranger = make_book("Unrelated")
+    response = staff_client.post("/admin/catalog/book/", {
+        "action": "merge_duplicates", ACTION_CHECKBOX_NAME: [keep.pk, dupe.pk], "confirm_merge": "1", "keep": stranger.pk,
+    })
+    assert response.status_code == 200  # the form again, with an error
+    assert Book.objects.count() == 4
+
+
+def test_author_and_genre_admin_show_book_counts(staff_client, catalog, django_assert_max_num_queries):
+    with django_assert_max_num_queries(8):
+        response = staff_client.get("/admin/catalog/author/")
+    counts = {author.name: author.book_count for author in response.context["cl"].result_list}
+    assert counts["J.R.R. Tolkien"] == 2 and counts["Frank Herbert"] == 1
+    response = staff_client.get("/admin/catalog/genre/")
+    counts = {genre.name: genre.book_count for genre in response.context["cl"].result_list}
+    assert counts["Fantasy"] == 6 and counts["Romance"] == 2
+    # autocomplete endpoints used by the book form
+    assert staff_client.get("/admin/autocomplete/", {"app_label": "catalog", "model_name": "book",
+                                                     "field_name": "genres", "term": "fan"}).status_code == 200
+    assert Author.objects.count() == 8
