@@ -30,8 +30,8 @@ class EstimatedCountPaginator(Paginator):
 @admin.register(ModelRun)
 class ModelRunAdmin(admin.ModelAdmin):
     list_display = [
-        "__str__", "status", "is_active", "started", "duration", "n_users", "n_books", "n_ratings",
-        "val_rmse", "val_recall", "has_arrays",
+        "run", "status", "is_active", "started", "duration", "raters", "books", "ratings", "val_rmse", "val_recall",
+        "has_arrays",
     ]
     list_filter = ["status", "is_active"]
     ordering = ["-started"]
@@ -65,6 +65,22 @@ class ModelRunAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and not (obj is not None and obj.is_active)
 
+    @admin.display(description="run", ordering="pk")
+    def run(self, run):
+        return f"#{run.pk}"
+
+    @admin.display(description="raters", ordering="n_users")
+    def raters(self, run):
+        return f"{run.n_users:,}"
+
+    @admin.display(description="books", ordering="n_books")
+    def books(self, run):
+        return f"{run.n_books:,}"
+
+    @admin.display(description="ratings", ordering="n_ratings")
+    def ratings(self, run):
+        return f"{run.n_ratings:,}"
+
     @admin.display(description="duration")
     def duration(self, run):
         seconds = run.duration_seconds
@@ -72,17 +88,17 @@ class ModelRunAdmin(admin.ModelAdmin):
             return "—"
         return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.1f} s"
 
-    @admin.display(description="val RMSE")
+    @admin.display(description="RMSE")
     def val_rmse(self, run):
         value = (run.metrics or {}).get("val_rmse")
         return "—" if value is None else f"{value:.4f}"
 
-    @admin.display(description="val recall@10")
+    @admin.display(description="recall@10")
     def val_recall(self, run):
         value = (run.metrics or {}).get("val_recall_at_10")
         return "—" if value is None else f"{value:.4f}"
 
-    @admin.display(description="can be activated", boolean=True)
+    @admin.display(description="stored", boolean=True)
     def has_arrays(self, run):
         return getattr(run, "arrays_stored", None)
 

@@ -69,7 +69,7 @@ class ModelRun(models.Model):
     class Status(models.TextChoices):
         RUNNING = "running"
         SUCCEEDED = "succeeded"
-        REJECTED = "rejected", "succeeded, not activated (worse than active)"
+        REJECTED = "rejected", "Rejected (worse than active)"
         FAILED = "failed"
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)

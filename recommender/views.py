@@ -6,8 +6,6 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 
-from accounts.reading import reader_book_state
-
 from . import api, serving
 
 PICKS_PER_PAGE = 24
@@ -31,20 +29,23 @@ def for_you(request):
             request.GET.get("page")
         )
         picks = list(page.object_list)
-    state = reader_book_state(request.user, [pick.book for pick in picks])
     return render(
         request,
         "recommender/for_you.html",
         {
-            "picks": [(pick, state[pick.book.pk]) for pick in picks],
+            "picks": [(pick, card_label(pick)) for pick in picks],
             "page_obj": page,
             "personal": ranking is not None,
             "rated_count": len(ratings),
-            # The shared partials come from the catalog app; the fallbacks keep this page up meanwhile.
-            "card_templates": ["includes/book_card.html", "recommender/_book_card_fallback.html"],
-            "pagination_templates": ["includes/pagination.html", "recommender/_pagination_fallback.html"],
         },
     )
+
+
+def card_label(pick):
+    """The line under a pick's card: predicted stars for this reader, then why it was picked."""
+    if pick.predicted_stars is None:
+        return pick.reason
+    return f"★ {pick.predicted_stars:.1f} for you · {pick.reason}"
 
 
 def _onboarding_url():
