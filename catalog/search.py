@@ -29,7 +29,14 @@ ENOUGH_MATCHES = 8
 TITLE_WEIGHT = 0.2
 POPULARITY_WEIGHT = 0.03
 SQLITE_CANDIDATES = 2000
-STOPWORDS = {"a", "an", "and", "the", "of", "in", "on", "to", "for", "de", "la", "el", "le", "les", "y", "et"}
+STOPWORDS = {"a", "an", "and", "the", "of", "in", "on", "to", "for", "with", "our", "my", "is", "at", "by", "from",
+             "de", "la", "el", "le", "les", "y", "et"}
+
+
+def candidate_words(query):
+    """The query without its common words, which select half the catalog and say little about the book."""
+    kept = [word for word in query.split() if word not in STOPWORDS]
+    return " ".join(kept) if any(len(word) >= 3 for word in kept) else query
 
 
 def clean_query(raw):
@@ -81,6 +88,8 @@ def alternatives(raw_query, limit=5):
 
 def _search_postgres(query, limit, threshold):
     steps = [step for step in THRESHOLD_STEPS if step > threshold] + [threshold]
+    # Candidates come through the index on the distinctive words; the ranking uses the whole query.
+    candidates = candidate_words(query)
     # set_config(..., true) is SET LOCAL: the threshold lasts for this transaction only, so concurrent
     # requests on a pooled connection each keep their own.
     with transaction.atomic(), connection.cursor() as cursor:
@@ -96,7 +105,7 @@ def _search_postgres(query, limit, threshold):
                          id
                 LIMIT %s
                 """,
-                [query, query, TITLE_WEIGHT, query, POPULARITY_WEIGHT, limit],
+                [candidates, query, TITLE_WEIGHT, query, POPULARITY_WEIGHT, limit],
             )
             ids = [row[0] for row in cursor.fetchall()]
             if len(ids) >= min(ENOUGH_MATCHES, limit):

@@ -1,0 +1,93 @@
+"""Search latency benchmark: p50/p95 of /search/ and /search/suggest/ over misspelled queries.
+
+Not a test. Run against a PostgreSQL database holding an imported catalog, e.g.:
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bookrec_catalog .venv/bin/python bench/bench_search.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bookrec_catalog_1m .venv/bin/python bench/bench_search.py
+
+Requests go through Django's test Client (the full middleware, view and template stack, no network), with
+DEBUG off (test settings, so no collectstatic manifest is needed).
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bookrec_site.test_settings")
+
+QUERIES = [
+    "hary potter", "harry poter and the chamber", "lord of the rngs", "the hobit", "sanderson stormlight",
+    "gabriel garcia marques", "hunger gmes", "pride and prejudise", "da vinci cod", "to kill a mokingbird",
+    "the great gatsbi", "catcher in the ry", "game of thrones martin", "twilght meyer", "the fault in our strs",
+    "divergant", "1984 orwel", "animal farn", "the kite runer", "gone gril", "girl with the dragon tatoo",
+    "percy jakson", "the alchemyst coelho", "little women alcot", "fahrenheit 451 bradbery", "brave new wrld",
+    "the book thef", "jane eyre bronte", "wuthering hieghts", "mistborn sandersn", "neil gaimen american gods",
+    "stephen king the shinning",
+]
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="times each query is sent to each URL (default 5)")
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+
+    from catalog.models import Book
+
+    client = Client(HTTP_HOST="127.0.0.1" if "127.0.0.1" in settings.ALLOWED_HOSTS else "testserver")
+    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"load average {os.getloadavg()[0]:.1f} (others' work on the machine inflates the figures)")
+    print(f"database: {connection.vendor} {connection.settings_dict['NAME']}, {Book.objects.count():,} books")
+    if connection.vendor != "postgresql":
+        print("warning: the search targets are for PostgreSQL; SQLite uses the Python fallback")
+    for query in QUERIES:  # warm the caches and the connection
+        client.get("/search/", {"q": query})
+        client.get("/search/suggest/", {"q": query})
+
+    for url in ("/search/", "/search/suggest/"):
+        timings = []
+        for _ in range(args.rounds):
+            for query in QUERIES:
+                started = time.perf_counter()
+                response = client.get(url, {"q": query})
+                timings.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, (url, query, response.status_code)
+        print(f"{url:18} n={len(timings):4}  p50 {statistics.median(timings):6.1f} ms  "
+              f"p95 {percentile(timings, 0.95):6.1f} ms  max {max(timings):6.1f} ms")
+
+    from catalog.search import search_book_ids
+
+    timings = []
+    for _ in range(args.rounds):
+        for query in QUERIES:
+            started = time.perf_counter()
+            search_book_ids(query)
+            timings.append((time.perf_counter() - started) * 1000)
+    print(f"{'ranking query only':18} n={len(timings):4}  p50 {statistics.median(timings):6.1f} ms  "
+          f"p95 {percentile(timings, 0.95):6.1f} ms  max {max(timings):6.1f} ms")
+
+    print("top result per query (/search/suggest/):")
+    for query in QUERIES:
+        results = client.get("/search/suggest/", {"q": query}).json()["results"]
+        print(f"  {query!r:32} → {results[0]['title'] if results else '(nothing)'}")
+
+
+if __name__ == "__main__":
+    main()
