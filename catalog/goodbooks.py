@@ -350,7 +350,7 @@ def read_book_genres(tags_path, book_tags_path, problems):
     genre_tags = {}
     for line, values in read_rows(tags_path, REQUIRED_COLUMNS[TAGS_FILE], problems):
         tag_id = values["tag_id"]
-        if not tag_id.isdigit():
+        if not (tag_id.isascii() and tag_id.isdigit()):
             problems.add(tags_path.name, line, f"tag_id {tag_id[:40]!r} is not a number")
             continue
         genres = SHELF_TO_GENRES.get(values["tag_name"].lower())
@@ -364,7 +364,7 @@ def read_book_genres(tags_path, book_tags_path, problems):
             count = int(values["count"])
         except ValueError:
             count = None
-        if book_id is None or not tag_id.isdigit() or count is None:
+        if book_id is None or not (tag_id.isascii() and tag_id.isdigit()) or count is None:
             problems.add(book_tags_path.name, line, "goodreads_book_id, tag_id and count must be whole numbers")
             continue
         if count < 0:

@@ -42,7 +42,9 @@ def read_ratings(path, book_ids, problems, progress=lambda message: None):
         if rows % PROGRESS_EVERY == 0:
             progress(f"ratings: {rows:,} rows read")
         user_id, book_id, rating = values["user_id"], values["book_id"], values["rating"]
-        if not (user_id.isdigit() and book_id.isdigit() and 0 < len(user_id) <= 18 and len(book_id) <= 18):
+        # isascii(): str.isdigit() also accepts "²" and other digits int() refuses.
+        if not (user_id.isascii() and book_id.isascii() and user_id.isdigit() and book_id.isdigit()
+                and 0 < len(user_id) <= 18 and len(book_id) <= 18):
             problems.add(name, line, "user_id and book_id must be positive whole numbers")
             continue
         if rating not in {"1", "2", "3", "4", "5"}:

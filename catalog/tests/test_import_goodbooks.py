@@ -110,6 +110,8 @@ def test_bad_rows_are_reported_with_file_and_line_and_skipped():
         "ratings.csv line 7: rating '0'",
         "ratings.csv line 8: rating '4.5'",
         "ratings.csv line 9: broken text encoding",
+        "ratings.csv line 11: user_id and book_id must be positive whole numbers",  # "²" is a digit to str.isdigit
+        "ratings.csv line 12: user_id and book_id must be positive whole numbers",
     ]
     for message in expected:
         assert message in out
