@@ -50,6 +50,10 @@ def test_reader_journey(demo_site, page, screenshot, tmp_path):
         row.get_by_role("button", name="Rate 5 stars").click()
         expect(page.locator("[data-rated-count]")).to_have_text(str(n + 1))
         expect(row.get_by_role("button", name="Rate 5 stars")).to_have_attribute("aria-pressed", "true")
+    # Every row shows a cover (the drawn one when the book has no image), not an empty box.
+    first_cover = rows.first.locator("img.cover")
+    expect(first_cover).to_be_visible()
+    assert first_cover.evaluate("img => img.complete && img.naturalWidth > 0")
     screenshot("reader-02-onboarding-rated")
     assert ratings_of("ada@example.com") == dict.fromkeys(onboarding_titles, 5)
 
