@@ -498,3 +498,28 @@ def test_admin_login_reached_directly_is_limited(db, staff):
     # Posting straight to the admin's own form never logs anyone in.
     client.post("/admin/login/", {"username": staff.email, "password": PASSWORD})
     assert client.get("/admin/").status_code == 302
+
+
+@pytest.mark.browser
+def test_pages_satisfy_the_csp_in_a_real_browser(shelf_world, reader, page, live_server):
+    """Chromium reports every CSP violation on the console; a reader's tour of the site must cause none."""
+    violations = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message.text))
+    page.on("pageerror", lambda error: violations.append(f"script error: {error}"))
+    client = Client()
+    client.force_login(reader)
+    page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
+    book = shelf_world["books"]["mine"]
+    for url in ["/", "/books/?genre=gothic&sort=title", "/search/?q=frankenstien", book.get_absolute_url(),
+                "/authors/mary-shelley/", "/genres/gothic/", "/my-books/", "/my-books/?list=want", "/profile/",
+                "/import/goodreads/", "/recommendations/start/", "/accounts/password/change/", "/no-such-page/"]:
+        response = page.goto(url)
+        assert response.headers.get("content-security-policy"), url
+        page.wait_for_load_state("networkidle")
+    # The scripts' own work: as-you-type suggestions and rating in place.
+    page.goto(book.get_absolute_url())
+    page.fill("#site-search", "frank")
+    page.wait_for_selector("#search-suggestions li", timeout=5000)
+    page.locator("main .book-actions").first.get_by_role("button", name="Rate 2 stars").click()
+    page.wait_for_function("() => document.querySelector('main .book-actions button[value=\"2\"]').getAttribute('aria-pressed') === 'true'")
+    assert violations == []
