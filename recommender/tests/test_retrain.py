@@ -239,3 +239,11 @@ def test_hidden_books_still_train(taste_catalog):
     Book.objects.filter(pk=taste_catalog.fantasy[0].pk).update(hidden_from_recommendations=True)
     Retrain(factorization.TrainParams(factors=4, epochs=2), validation_fraction=0.2).run()
     assert ModelRun.objects.get().n_books == 30
+
+
+def test_id_indexing_matches_numpy_unique_for_dense_and_sparse_ids():
+    rng = np.random.default_rng(0)
+    for ids in (rng.integers(1, 500, 5000), rng.integers(1, 2**40, 5000), np.array([7, 7, 3])):
+        distinct, index = training.index_ids(ids)
+        expected_distinct, expected_index = np.unique(ids, return_inverse=True)
+        assert np.array_equal(distinct, expected_distinct) and np.array_equal(index, expected_index)
