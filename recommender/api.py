@@ -78,7 +78,8 @@ def popular_for_reader(ratings, limit=12, offset=0):
 
 def _books_in_order(ids):
     """Books for ids in one query (plus list-data prefetches), in the order of ids."""
-    by_pk = Book.objects.with_list_data().in_bulk(ids)
+    # The card shows neither the description nor the search text, the two long columns.
+    by_pk = Book.objects.defer("description", "search_text").with_list_data().in_bulk(ids)
     return [by_pk[book_id] for book_id in ids if book_id in by_pk]
 
 

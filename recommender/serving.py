@@ -218,7 +218,10 @@ class PersonalRanking:
 
 
 def personal_ranking(user, limit, ratings=None) -> PersonalRanking | None:
-    """The reader's top `limit` books by the model, or None when the model cannot rank for them."""
+    """The reader's top `limit` books by the model, or None when the model cannot rank for them.
+
+    Rated and hidden books are left out; books deleted since training drop out when fetched.
+    """
     loaded = active_model()
     if loaded is None:
         return None
@@ -229,34 +232,29 @@ def personal_ranking(user, limit, ratings=None) -> PersonalRanking | None:
     scores = factorization.rank_scores(loaded.model, state)
     rated, known = loaded.book_indices(ratings.book_ids)
     scores[rated[known]] = -np.inf
-    top = factorization.top_n(scores, _with_margin(limit))
+    scores[hidden_indices(loaded)] = -np.inf
+    top = factorization.top_n(scores, limit)
     top = top[np.isfinite(scores[top])]
-    ids = visible_books([int(book_id) for book_id in loaded.book_ids[top]])[:limit]
+    ids = [int(book_id) for book_id in loaded.book_ids[top]]
     return PersonalRanking(book_ids=ids, loaded=loaded, state=state, ratings=ratings)
 
 
 def similar_book_ids(book_id, limit):
-    """Nearest books in embedding space with a popularity prior; hidden books removed. None: no model."""
+    """Nearest books in embedding space with a popularity prior, hidden books left out. None: no model."""
     loaded = active_model()
     if loaded is None:
         return None
     index = loaded.book_index(book_id)
     if index is None:
         return None
-    top, _ = factorization.similar_items(loaded.model, index, n=_with_margin(limit))
-    return visible_books([int(other) for other in loaded.book_ids[top]])[:limit]
+    top, _ = factorization.similar_items(loaded.model, index, n=limit, exclude=hidden_indices(loaded))
+    return [int(other) for other in loaded.book_ids[top]]
 
 
-def visible_books(ranked_ids):
-    """The ids, in order, of books that still exist and are not hidden from recommendations (one query)."""
+def hidden_indices(loaded):
+    """Model columns of the books staff hid from recommendations (one small query, always current)."""
     from catalog.models import Book
 
-    if not ranked_ids:
-        return []
-    visible = set(Book.objects.recommendable().filter(pk__in=ranked_ids).values_list("pk", flat=True))
-    return [book_id for book_id in ranked_ids if book_id in visible]
-
-
-def _with_margin(limit):
-    # Hidden and deleted books are dropped after ranking; fetch enough extra that the list stays full.
-    return limit + max(20, limit // 4)
+    hidden = list(Book.objects.filter(hidden_from_recommendations=True).values_list("pk", flat=True))
+    columns, known = loaded.book_indices(hidden)
+    return columns[known]
