@@ -47,9 +47,6 @@ RECALL_TOLERANCE = 0.10
 RMSE_TOLERANCE = 0.05
 # Share of each rater's ratings held out for early stopping and the quality gate.
 DEFAULT_VALIDATION_FRACTION = 0.05
-# Per-epoch validation inside factorization.train (early stopping). TEMPORARY: off while
-# factorization._validation_metrics builds its "liked" matrix from a 1-D array and raises.
-EPOCH_VALIDATION = False
 # Validation recall@10 is measured on a seeded sample of at most this many users.
 VALIDATION_USERS = 5000
 
@@ -403,9 +400,7 @@ class Retrain:
             self.report(_epoch_line(report, self.params.epochs))
             self._save(epochs=epochs, heartbeat=timezone.now())
 
-        model, _ = factorization.train(
-            train_csr, self.params, validation=validation_csr if EPOCH_VALIDATION else None, on_epoch=on_epoch
-        )
+        model, _ = factorization.train(train_csr, self.params, validation=validation_csr, on_epoch=on_epoch)
         metrics = validation_metrics(model, train_csr, validation_csr, seed=self.params.seed)
         metrics["epochs_run"] = len(epochs)
         train_seconds = time.perf_counter() - started

@@ -38,7 +38,7 @@ def fresh_serving_state():
     cache.clear()
 
 
-def add_dataset_ratings(books_liked, books_disliked, raters, rng, liked_count=9, disliked_count=3):
+def add_dataset_ratings(books_liked, books_disliked, raters, rng, liked_count=10, disliked_count=2):
     rows = []
     for rater in raters:
         for book in rng.sample(books_liked, liked_count):
