@@ -53,7 +53,8 @@ print(json.dumps({
 
 
 def subprocess_env(database_url):
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DEBUG"}}
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     env.update({"DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "bookrec_site.test_settings",
                 "PYTHONUNBUFFERED": "1"})
     return env
@@ -253,13 +254,12 @@ def test_retrain_killed_midway_leaves_the_old_model_serving_and_the_next_one_suc
 
 def test_two_retrains_at_once_one_runs_and_the_other_exits_with_a_clear_message(drill_env):
     runs_before = len(probe(drill_env)["runs"])
-    first = Process([sys.executable, "manage.py", *LONG_RETRAIN[:3], "60", *LONG_RETRAIN[4:]], drill_env)
+    first = Process([sys.executable, "manage.py", *LONG_RETRAIN[:3], "120", *LONG_RETRAIN[4:]], drill_env)
     try:
         first.wait_for(r"Run #\d+ started")
         started = time.monotonic()
         code, output = manage(drill_env, *QUICK_RETRAIN, timeout=60)
         waited = time.monotonic() - started
-        assert first.popen.poll() is None, "the first retrain should still be running"
         first_code, first_output = first.finish(timeout=180)
     finally:
         first.stop()

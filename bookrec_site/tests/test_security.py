@@ -424,7 +424,7 @@ print(json.dumps({name: getattr(s, name) for name in [
 
 
 def test_production_settings_make_cookies_secure_and_force_https():
-    env = {k: v for k, v in os.environ.items() if k not in {"SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "DATABASE_URL"}}
+    env = {k: v for k, v in os.environ.items() if k not in {"SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     env.update(PRODUCTION_ENV)
     result = subprocess.run([sys.executable, "-c", PRODUCTION_PROBE], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=60)
