@@ -163,7 +163,7 @@ def test_interrupt_marks_the_run_failed(taste_catalog, monkeypatch):
         raise KeyboardInterrupt("terminated by signal 15")
 
     monkeypatch.setattr(factorization, "train", interrupted)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(CommandError, match=r"Retrain stopped \(terminated by signal 15\); the run is marked failed"):
         retrain()
     run = ModelRun.objects.get()
     assert run.status == ModelRun.Status.FAILED and "signal 15" in run.error

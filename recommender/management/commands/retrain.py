@@ -38,6 +38,9 @@ class Command(BaseCommand):
             outcome = retrain.run()
         except RetrainError as exc:
             raise CommandError(str(exc)) from exc
+        except KeyboardInterrupt as exc:
+            reason = str(exc) or "interrupted"
+            raise CommandError(f"Retrain stopped ({reason}); the run is marked failed and the previous model keeps serving.") from exc
         except Exception as exc:
             raise CommandError(f"Retrain failed and the previous model keeps serving: {type(exc).__name__}: {exc}") from exc
         style = {"activated": self.style.SUCCESS, "rejected": self.style.WARNING}.get(outcome.status, self.style.NOTICE)
