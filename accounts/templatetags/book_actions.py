@@ -7,6 +7,6 @@ register = template.Library()
 
 @register.filter
 def star_choices(rating):
-    """[(stars, lit)] from 5 down to 1: the star form lays them out right to left."""
+    """[(stars, lit)] from 1 up to 5, the order that keyboard focus and screen readers meet them."""
     rating = rating or 0
-    return [(stars, stars <= rating) for stars in range(5, 0, -1)]
+    return [(stars, stars <= rating) for stars in range(1, 6)]
