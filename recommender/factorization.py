@@ -1,0 +1,677 @@
+"""Two-headed matrix factorization (star ratings + implicit ranking) trained by per-row Newton steps."""
+
+# How the model works
+# -------------------
+# The model has two factor blocks, which are stored side by side in
+# ``user_factors`` / ``item_factors`` (the first ``rank_factors`` columns are the
+# ranking block, the rest are the star block):
+#
+# * Ranking block (u_r, v_r): the iALS objective over ALL user x item pairs
+#       sum_{observed (u,i)} w_ui (u_r.v_r - 1)^2   +  alpha0 * sum_{all (u,i)} (u_r.v_r)^2
+#       + lam * sum_u (n_u + alpha0 * n_items)^nu |u_r|^2 + lam * sum_i (n_i + alpha0 * n_users)^nu |v_r|^2
+#   (frequency-scaled regularization as in Rendle et al., "Revisiting the
+#   Performance of iALS on Item Recommendation Benchmarks"). The unobserved
+#   term is evaluated with the Gramian trick: sum_i (u.v_i)^2 = u^T (V^T V) u,
+#   so only a k x k Gram matrix of the other side is needed; no dense
+#   users x items matrix is ever built. alpha0 is given relative to the data
+#   density (``unobserved_weight * nnz / (n_users * n_items)``) so the total
+#   weight of the unobserved pairs is a fixed fraction of the observed weight
+#   whatever the dataset size. Observed weights w_ui grow with the star value
+#   (``1 + liked_weight * max(r - 3, 0)``) so liked books pull harder than
+#   disliked ones. Ranking score: u_r . v_r.
+#
+# * Star block (u_s, b_u, v_s, b_i): squared error on observed ratings only,
+#       sum_obs (r - mu - b_u - b_i - u_s.v_s)^2 + frequency-scaled L2 on factors
+#       + bias_regularization * (b_u^2 + b_i^2).
+#   Predicted stars: mu + b_u + b_i + u_s.v_s, clipped to 1..5.
+#
+# Optimizer: block-coordinate preconditioned gradient descent. Every epoch
+# first updates all user rows (item side fixed), then all item rows. For a row
+# x with quadratic loss 0.5 x^T H x - b^T x the gradient is g = H x - b and H
+# is the exact per-row Hessian. The update is a damped Newton step
+#       x <- x - learning_rate * d,   d ~= H^{-1} g
+# Ranking block: d from ``cg_steps`` diagonally preconditioned conjugate-gradient
+# iterations with matrix-free Hessian-vector products on the row's gathered
+# factors (truncated Newton; warm-started from the current x every epoch).
+# Star block (k+1 <= ~33 wide): d from an exact batched solve with the explicit
+# per-row Hessian. learning_rate = 1 with an exact solve is classic ALS; smaller
+# values damp the step. Everything is vectorized over blocks of rows (padded
+# gathers, einsum, batched solves) that run on two worker threads; Python
+# only loops over epochs and row blocks.
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "TrainParams",
+    "FactorModel",
+    "EpochReport",
+    "FoldedUser",
+    "train",
+    "predict_ratings",
+    "predict_user",
+    "rank_scores",
+    "user_state",
+    "fold_in_user",
+    "recommend",
+    "similar_items",
+    "explain",
+    "top_n",
+]
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """Hyper-parameters. Defaults are tuned on goodbooks-10k (see bench/RESULTS.md)."""
+
+    factors: int = 64  # ranking (iALS) block width
+    epochs: int = 10
+    learning_rate: float = 1.0  # damping of the per-row Newton step (1.0 = exact ALS block step)
+    regularization: float = 0.01  # iALS lambda, multiplied by (row weight)^reg_exponent
+    seed: int = 0
+    star_factors: int = 16  # explicit-ratings block width
+    star_regularization: float = 2.0  # lambda for star factors, times n_row^star_reg_exponent
+    bias_regularization: float = 5.0  # plain L2 on user / item star biases (pseudo-count)
+    star_reg_exponent: float = 0.5  # exponent of the row rating count in the star-factor regularization
+    unobserved_weight: float = 10.0  # alpha0 relative to density: alpha0 = this * nnz/(n_users*n_items)
+    liked_weight: float = 0.0  # observed iALS weight = 1 + liked_weight * max(r - 3, 0)
+    reg_exponent: float = 1.0  # nu in the frequency-scaled regularization
+    init_scale: float = 0.1  # std of the initial factors is init_scale / sqrt(width)
+    patience: int = 2  # early stopping: epochs without validation improvement
+    cg_steps: int = 3  # CG iterations for the ranking-block Newton step (0 = exact solve)
+    block_budget: int = 32_768  # padded (row, rating) cells per batch; bounds memory, keeps buffers reusable
+
+
+@dataclass
+class FactorModel:
+    """Trained model. ``user_factors``/``item_factors`` = [ranking block | star block]."""
+
+    global_mean: float
+    user_factors: np.ndarray  # (n_users, rank_factors + star_factors) float32
+    item_factors: np.ndarray  # (n_items, rank_factors + star_factors) float32
+    user_bias: np.ndarray  # (n_users,) float32  (star bias)
+    item_bias: np.ndarray  # (n_items,) float32  (star bias)
+    rank_factors: int  # number of leading columns that form the ranking block
+    params: TrainParams = field(default_factory=TrainParams)
+    item_counts: np.ndarray | None = None  # (n_items,) train ratings per item; used by fold-in reg
+    n_train: int = 0  # number of training ratings (alpha0 for fold-in)
+    _gram: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def n_users(self) -> int:
+        return self.user_factors.shape[0]
+
+    @property
+    def n_items(self) -> int:
+        return self.item_factors.shape[0]
+
+    @property
+    def alpha0(self) -> float:
+        n_train = self.n_train or max(int(np.sum(self.item_counts)) if self.item_counts is not None else 1, 1)
+        return _alpha0(self.params, n_train, self.n_users, self.n_items)
+
+    @property
+    def item_gram(self) -> np.ndarray:
+        """k x k Gram matrix of the ranking item factors (cached; cheap to recompute)."""
+        if self._gram is None:
+            v = self.item_factors[:, : self.rank_factors].astype(np.float64)
+            self._gram = (v.T @ v).astype(np.float32)
+        return self._gram
+
+
+@dataclass
+class EpochReport:
+    epoch: int
+    loss: float  # full training objective divided by the number of ratings
+    seconds: float
+    val_rmse: float | None = None
+    val_recall_at_10: float | None = None
+
+
+@dataclass
+class FoldedUser:
+    """A user vector (+bias) in model space; works for trained and folded-in users alike."""
+
+    vector: np.ndarray  # (rank_factors + star_factors,) float32
+    bias: float
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _alpha0(params: TrainParams, nnz: int, n_users: int, n_items: int) -> float:
+    # capped at 1: an unobserved pair never weighs more than an observed one (tiny / dense data)
+    return min(float(params.unobserved_weight) * nnz / max(n_users * n_items, 1), 1.0)
+
+
+def _liked_weights(values: np.ndarray, liked_weight: float) -> np.ndarray:
+    return (1.0 + liked_weight * np.maximum(values.astype(np.float32) - 3.0, 0.0)).astype(np.float32)
+
+
+def _plan_blocks(lengths: np.ndarray, budget: int, max_rows: int) -> list[np.ndarray]:
+    """Group rows (sorted by length) into blocks whose padded size stays under budget."""
+    order = np.argsort(lengths, kind="stable")
+    sorted_len = np.maximum(lengths[order], 1)
+    blocks = []
+    start, n = 0, len(order)
+    while start < n:
+        # largest end with (end - start) * sorted_len[end - 1] <= budget
+        lo, hi = start + 1, min(n, start + max_rows)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if (mid - start) * sorted_len[mid - 1] <= budget:
+                lo = mid
+            else:
+                hi = mid - 1
+        blocks.append(order[start:lo])
+        start = lo
+    return blocks
+
+
+class _Side:
+    """Pre-computed per-side structure: CSR rows, padded block plans, per-row counts."""
+
+    def __init__(self, csr: sp.csr_matrix, budget: int, max_rows: int):
+        self.n_rows, self.n_cols = csr.shape
+        self.indptr = csr.indptr.astype(np.int64)
+        self.lengths = np.diff(self.indptr)
+        # sentinel entry at position nnz: column n_cols (a zero row), value 0
+        self.indices = np.append(csr.indices.astype(np.int64), self.n_cols)
+        self.values = np.append(csr.data.astype(np.float32), np.float32(0))
+        self.nnz = int(self.indptr[-1])
+        self.blocks = []
+        for rows in _plan_blocks(self.lengths, budget, max_rows):
+            length = int(self.lengths[rows].max()) if len(rows) else 0
+            length = max(length, 1)
+            pos = self.indptr[rows][:, None] + np.arange(length)[None, :]
+            mask = np.arange(length)[None, :] < self.lengths[rows][:, None]
+            pos = np.where(mask, pos, self.nnz)
+            self.blocks.append((rows, pos))
+
+
+def _cg_newton_rows(x_old, X, w, gram_a, lam, lr, steps, col_scale):
+    """Damped truncated-Newton step for a block of rows of the ranking (iALS) loss.
+
+    Row loss: 0.5 x^T H x - b^T x with H = X^T diag(w) X + alpha0 * G + lam * I
+    (X = the row's gathered other-side factors, padded with zero rows) and b = X^T w.
+    The gradient g = X^T (w * (X x - 1)) + alpha0 G x + lam x is exact; the step
+    d ~= H^-1 g comes from ``steps`` diagonally preconditioned conjugate-gradient
+    iterations with matrix-free Hessian-vector products (the per-row k x k Hessian
+    is never materialised), and x <- x - lr * d. The first CG iteration is a
+    preconditioned steepest-descent step; with steps >= k it is the exact Newton
+    (= ALS) step. The preconditioner is the expected diagonal of H
+    (sum(w) * mean square of each factor column + alpha0 diag(G) + lam).
+    """
+
+    def hess_vec(v):
+        q = np.einsum("blk,bk->bl", X, v)
+        q *= w
+        return np.einsum("blk,bl->bk", X, q) + v @ gram_a + lam[:, None] * v
+
+    q = np.einsum("blk,bk->bl", X, x_old)
+    q -= 1.0
+    q *= w
+    g = np.einsum("blk,bl->bk", X, q) + x_old @ gram_a + lam[:, None] * x_old
+    if steps <= 0:  # exact Newton step via the explicit Hessian (small problems / checks)
+        H = np.matmul((X * w[..., None]).transpose(0, 2, 1), X) + gram_a
+        H[:, np.arange(H.shape[1]), np.arange(H.shape[1])] += lam[:, None]
+        d = np.linalg.solve(H.astype(np.float64), g[..., None].astype(np.float64))[..., 0]
+        return (x_old - lr * d).astype(np.float32)
+    inv_diag = 1.0 / (w.sum(axis=1)[:, None] * col_scale[None, :] + np.diag(gram_a)[None, :] + lam[:, None])
+    d = np.zeros_like(g)
+    r = g
+    z = r * inv_diag
+    p = z
+    rz = np.einsum("bi,bi->b", r, z)
+    for it in range(steps):
+        Hp = hess_vec(p)
+        pHp = np.einsum("bi,bi->b", p, Hp)
+        alpha = (rz / np.maximum(pHp, 1e-30)).astype(np.float32)
+        d += alpha[:, None] * p
+        if it == steps - 1:
+            break
+        r = r - alpha[:, None] * Hp
+        z = r * inv_diag
+        rz_new = np.einsum("bi,bi->b", r, z)
+        beta = (rz_new / np.maximum(rz, 1e-30)).astype(np.float32)
+        p = z + beta[:, None] * p
+        rz = rz_new
+    return (x_old - lr * d).astype(np.float32)
+
+
+def _newton_rows(x_old, H, b, lr):
+    """Damped Newton step for a block of rows: x - lr * H^-1 (H x - b), exact batched solve."""
+    g = np.einsum("bij,bj->bi", H, x_old) - b
+    return (x_old - lr * np.linalg.solve(H.astype(np.float64), g[..., None].astype(np.float64))[..., 0]).astype(
+        np.float32
+    )
+
+
+def _n_threads() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+_BLAS_LOCAL_SETTERS: list | None = None
+
+
+def _single_threaded_blas() -> None:
+    """Make BLAS single-threaded in the CALLING thread only (OpenBLAS >= 0.3.27 per-thread setting).
+
+    The worker threads already use both cores; nested OpenBLAS threads would
+    oversubscribe them (measured 3-5x slower). Other threads keep their setting.
+    Silently does nothing if the BLAS library does not offer it.
+    """
+    global _BLAS_LOCAL_SETTERS
+    if _BLAS_LOCAL_SETTERS is None:
+        _BLAS_LOCAL_SETTERS = []
+        try:
+            import ctypes
+
+            with open("/proc/self/maps") as fh:
+                libs = sorted({ln.split()[-1] for ln in fh if "openblas" in ln.lower() and ".so" in ln})
+            for path in libs:
+                fn = getattr(ctypes.CDLL(path), "openblas_set_num_threads_local", None)
+                if fn is not None:
+                    fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+                    _BLAS_LOCAL_SETTERS.append(fn)
+        except Exception:  # pragma: no cover - platform without /proc or OpenBLAS
+            pass
+    for fn in _BLAS_LOCAL_SETTERS:
+        fn(1)
+
+
+def _update_side(
+    side: _Side,
+    X_rank,
+    Y_rank,
+    X_star,
+    Y_star,
+    x_bias,
+    y_bias,
+    mu,
+    alpha0,
+    p: TrainParams,
+    other_size: int,
+    compute_loss: bool = False,
+) -> float:
+    """One preconditioned step for every row of one side (other side fixed), in place.
+
+    Row blocks are independent (disjoint rows, fixed other side), so they run on up to
+    two worker threads; the result does not depend on scheduling. With compute_loss,
+    returns the observed-pair part of the objective evaluated at the NEW row values.
+    """
+    k = Y_rank.shape[1]
+    ks = Y_star.shape[1]
+    Y64 = Y_rank.astype(np.float64)
+    gram = Y64.T @ Y64
+    col_scale = (np.diag(gram) / max(Y_rank.shape[0], 1)).astype(np.float32)
+    gram_a = (alpha0 * gram).astype(np.float32)
+    del Y64
+    Yr = np.vstack([Y_rank, np.zeros((1, k), np.float32)])
+    # star features with a constant 1 column for the bias; sentinel row all zero
+    Ys = np.zeros((Y_star.shape[0] + 1, ks + 1), np.float32)
+    Ys[:-1, :ks] = Y_star
+    Ys[:-1, ks] = 1.0
+    yb = np.append(y_bias, np.float32(0))
+    eye_s = np.eye(ks + 1, dtype=np.float32)
+    nu = p.reg_exponent
+
+    def work(block):
+        rows, pos = block
+        cols = side.indices[pos]  # (B, L)
+        vals = side.values[pos]  # (B, L); 0 on padding
+        present = (vals > 0).astype(np.float32)
+        n_row = side.lengths[rows].astype(np.float32)
+        loss = 0.0
+        # --- ranking block (iALS)
+        w = present if p.liked_weight == 0 else _liked_weights(vals, p.liked_weight) * present
+        G = Yr[cols]  # (B, L, k)
+        lam = (p.regularization * (n_row + alpha0 * other_size) ** nu).astype(np.float32)
+        x_new = _cg_newton_rows(X_rank[rows], G, w, gram_a, lam, p.learning_rate, p.cg_steps, col_scale)
+        X_rank[rows] = x_new
+        if compute_loss:
+            e = np.einsum("blk,bk->bl", G, x_new) - 1.0
+            loss += float(np.einsum("bl,bl,bl->", w, e, e, dtype=np.float64))
+        del G
+        # --- star block (explicit squared error, factors + bias jointly; exact Newton step)
+        S = Ys[cols]  # (B, L, ks+1)
+        t = (vals - mu - yb[cols]) * present
+        Hs = np.matmul(S.transpose(0, 2, 1), S)
+        diag = np.empty((len(rows), ks + 1), np.float32)
+        diag[:, :ks] = (p.star_regularization * np.maximum(n_row, 1.0) ** p.star_reg_exponent)[:, None]
+        diag[:, ks] = p.bias_regularization
+        Hs += diag[:, :, None] * eye_s
+        bs = np.einsum("blk,bl->bk", S, t)
+        x_old = np.concatenate([X_star[rows], x_bias[rows][:, None]], axis=1)
+        xs = _newton_rows(x_old, Hs, bs, p.learning_rate)
+        X_star[rows] = xs[:, :ks]
+        x_bias[rows] = xs[:, ks]
+        if compute_loss:
+            e = (np.einsum("blk,bk->bl", S, xs) - t) * present
+            loss += float(np.einsum("bl,bl->", e, e, dtype=np.float64))
+        return loss
+
+    n_threads = _n_threads()
+    if n_threads == 1 or len(side.blocks) == 1:
+        losses = [work(b) for b in side.blocks]
+    else:
+        with ThreadPoolExecutor(max_workers=n_threads, initializer=_single_threaded_blas) as pool:
+            losses = list(pool.map(work, side.blocks))
+    return float(sum(losses))  # summed in block order: deterministic
+
+
+def _objective(
+    observed: float, nnz: int, U_rank, V_rank, U_star, V_star, ub, ib, alpha0, p: TrainParams, user_counts, item_counts
+) -> float:
+    """Full training objective (both heads) / nnz, given the observed-pair part."""
+    n_users, n_items = U_rank.shape[0], V_rank.shape[0]
+    total = observed
+    gu = U_rank.astype(np.float64).T @ U_rank.astype(np.float64)
+    gv = V_rank.astype(np.float64).T @ V_rank.astype(np.float64)
+    # all-pairs term alpha0 * sum_{u,i} (u.v)^2 = alpha0 * <U^T U, V^T V>, minus nothing:
+    # the observed pairs are deliberately counted in both terms (Rendle et al.).
+    total += alpha0 * float(np.sum(gu * gv))
+    nu = p.reg_exponent
+    n_u = user_counts.astype(np.float64)
+    n_i = item_counts.astype(np.float64)
+
+    def sq(a):
+        return np.sum(a.astype(np.float64) ** 2, axis=1)
+
+    total += p.regularization * float(np.sum((n_u + alpha0 * n_items) ** nu * sq(U_rank)))
+    total += p.regularization * float(np.sum((n_i + alpha0 * n_users) ** nu * sq(V_rank)))
+    total += p.star_regularization * float(np.sum(np.maximum(n_u, 1) ** p.star_reg_exponent * sq(U_star)))
+    total += p.star_regularization * float(np.sum(np.maximum(n_i, 1) ** p.star_reg_exponent * sq(V_star)))
+    total += p.bias_regularization * float(np.sum(ub.astype(np.float64) ** 2) + np.sum(ib.astype(np.float64) ** 2))
+    return total / max(nnz, 1)
+
+
+def _validation_metrics(
+    model: FactorModel, train: sp.csr_matrix, val: sp.csr_matrix, max_users: int = 3000, seed: int = 0
+):
+    """(rmse, recall@10) on held-out ratings; recall over (a sample of) users with a held-out rating >= 4."""
+    val = val.tocoo()
+    rmse = None
+    if val.nnz:
+        pred = predict_ratings(model, val.row, val.col)
+        rmse = float(np.sqrt(np.mean((pred - val.data) ** 2)))
+    keep = val.data >= 4
+    liked = sp.csr_matrix((np.ones(int(keep.sum()), np.float32), (val.row[keep], val.col[keep])), shape=val.shape)
+    liked.sum_duplicates()
+    users = np.flatnonzero(np.diff(liked.indptr) > 0)
+    if len(users) == 0:
+        return rmse, None
+    if len(users) > max_users:
+        users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
+    k = model.rank_factors
+    scores = model.user_factors[users, :k] @ model.item_factors[:, :k].T
+    seen = train[users]
+    scores[seen.nonzero()] = -np.inf
+    top = top_n(scores, 10)
+    rel = liked[users]
+    hits = np.asarray(rel[np.arange(len(users))[:, None], top].sum(axis=1)).ravel()
+    n_rel = np.minimum(np.diff(rel.indptr), 10)
+    return rmse, float(np.mean(hits / n_rel))
+
+
+# --------------------------------------------------------------------------- training
+
+
+def train(
+    ratings: sp.csr_matrix,
+    params: TrainParams = TrainParams(),
+    *,
+    validation: sp.csr_matrix | None = None,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    early_stopping: bool = True,
+) -> tuple[FactorModel, list[EpochReport]]:
+    """Fit the model on a users x items CSR of 1..5 stars (no stored zeros).
+
+    With ``validation`` (same shape, held-out ratings) every epoch reports val RMSE and
+    recall@10; with ``early_stopping`` training stops once neither improved for
+    ``params.patience`` epochs and the best epoch's factors are returned.
+    """
+    p = params
+    R = sp.csr_matrix(ratings, dtype=np.float32)
+    R.sum_duplicates()
+    R.eliminate_zeros()
+    R.sort_indices()
+    n_users, n_items = R.shape
+    nnz = R.nnz
+    k, ks = int(p.factors), int(p.star_factors)
+    mu = float(R.data.mean()) if nnz else 3.0
+    alpha0 = _alpha0(p, nnz, n_users, n_items)
+
+    rng = np.random.default_rng(p.seed)
+    U_rank = (rng.standard_normal((n_users, k)) * (p.init_scale / np.sqrt(k))).astype(np.float32)
+    V_rank = (rng.standard_normal((n_items, k)) * (p.init_scale / np.sqrt(k))).astype(np.float32)
+    U_star = (rng.standard_normal((n_users, ks)) * (p.init_scale / np.sqrt(max(ks, 1)))).astype(np.float32)
+    V_star = (rng.standard_normal((n_items, ks)) * (p.init_scale / np.sqrt(max(ks, 1)))).astype(np.float32)
+    ub = np.zeros(n_users, np.float32)
+    ib = np.zeros(n_items, np.float32)
+
+    max_rows = 4096
+    by_user = _Side(R, p.block_budget, max_rows)
+    by_item = _Side(R.T.tocsr(), p.block_budget, max_rows)
+    item_counts = by_item.lengths.astype(np.int64)
+
+    def snapshot() -> FactorModel:
+        return FactorModel(
+            global_mean=mu,
+            user_factors=np.ascontiguousarray(np.hstack([U_rank, U_star])),
+            item_factors=np.ascontiguousarray(np.hstack([V_rank, V_star])),
+            user_bias=ub.copy(),
+            item_bias=ib.copy(),
+            rank_factors=k,
+            params=p,
+            item_counts=item_counts,
+            n_train=nnz,
+        )
+
+    reports: list[EpochReport] = []
+    best_model, best_rmse, best_recall, stale = None, np.inf, -np.inf, 0
+    val = sp.csr_matrix(validation, dtype=np.float32) if validation is not None else None
+    for epoch in range(1, int(p.epochs) + 1):
+        t0 = time.perf_counter()
+        _update_side(by_user, U_rank, V_rank, U_star, V_star, ub, ib, mu, alpha0, p, n_items)
+        observed = _update_side(
+            by_item, V_rank, U_rank, V_star, U_star, ib, ub, mu, alpha0, p, n_users, compute_loss=True
+        )
+        loss = _objective(
+            observed, nnz, U_rank, V_rank, U_star, V_star, ub, ib, alpha0, p, by_user.lengths, by_item.lengths
+        )
+        seconds = time.perf_counter() - t0
+        report = EpochReport(epoch=epoch, loss=loss, seconds=seconds, val_rmse=None, val_recall_at_10=None)
+        if val is not None:
+            model = snapshot()
+            report.val_rmse, report.val_recall_at_10 = _validation_metrics(model, R, val, seed=p.seed)
+            improved = False
+            if report.val_rmse is not None and report.val_rmse < best_rmse - 1e-4:
+                best_rmse, improved = report.val_rmse, True
+            if report.val_recall_at_10 is not None and report.val_recall_at_10 > best_recall + 1e-4:
+                best_recall, improved = report.val_recall_at_10, True
+            if improved:
+                best_model, stale = model, 0
+            else:
+                stale += 1
+        reports.append(report)
+        if on_epoch is not None:
+            on_epoch(report)
+        if early_stopping and val is not None and stale >= p.patience:
+            break
+    model = best_model if (early_stopping and best_model is not None) else snapshot()
+    return model, reports
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def user_state(model: FactorModel, user_index: int) -> FoldedUser:
+    """The trained vector + bias of a known user, in the same form fold_in_user returns."""
+    return FoldedUser(vector=model.user_factors[user_index].copy(), bias=float(model.user_bias[user_index]))
+
+
+def predict_ratings(model: FactorModel, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
+    """Predicted stars (clipped 1..5) for paired arrays of known user / item indices."""
+    user_idx = np.asarray(user_idx, dtype=np.int64)
+    item_idx = np.asarray(item_idx, dtype=np.int64)
+    k = model.rank_factors
+    out = np.empty(len(user_idx), np.float32)
+    step = 500_000
+    for s in range(0, len(user_idx), step):
+        u, i = user_idx[s : s + step], item_idx[s : s + step]
+        dot = np.einsum("nk,nk->n", model.user_factors[u, k:], model.item_factors[i, k:])
+        out[s : s + step] = model.global_mean + model.user_bias[u] + model.item_bias[i] + dot
+    return np.clip(out, 1.0, 5.0)
+
+
+def predict_user(model: FactorModel, user: FoldedUser | int, item_idx: np.ndarray | None = None) -> np.ndarray:
+    """Predicted stars (clipped 1..5) of one user (index or FoldedUser) for item_idx (default: all items)."""
+    if not isinstance(user, FoldedUser):
+        user = user_state(model, int(user))
+    k = model.rank_factors
+    items = slice(None) if item_idx is None else np.asarray(item_idx, dtype=np.int64)
+    pred = model.global_mean + user.bias + model.item_bias[items] + model.item_factors[items, k:] @ user.vector[k:]
+    return np.clip(pred, 1.0, 5.0).astype(np.float32)
+
+
+def rank_scores(model: FactorModel, user: FoldedUser | np.ndarray | int, user_bias: float | None = None) -> np.ndarray:
+    """Ranking score of every item for one user (higher = better).
+
+    ``user`` may be a user index, a FoldedUser, or a raw vector (full width or
+    ranking-block width). ``user_bias`` is accepted for symmetry and ignored:
+    the ranking head has no bias (a per-user constant does not change the order).
+    """
+    k = model.rank_factors
+    if isinstance(user, FoldedUser):
+        vec = user.vector
+    elif np.isscalar(user) or (isinstance(user, np.ndarray) and user.ndim == 0):
+        vec = model.user_factors[int(user)]
+    else:
+        vec = np.asarray(user, dtype=np.float32)
+    return (model.item_factors[:, :k] @ vec[:k]).astype(np.float32)
+
+
+def top_n(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the n largest scores per row (sorted best first); works on 1-D or 2-D arrays."""
+    scores = np.asarray(scores)
+    one_d = scores.ndim == 1
+    s = scores[None, :] if one_d else scores
+    n = min(n, s.shape[1])
+    part = np.argpartition(-s, n - 1, axis=1)[:, :n]
+    order = np.argsort(-np.take_along_axis(s, part, axis=1), axis=1, kind="stable")
+    top = np.take_along_axis(part, order, axis=1)
+    return top[0] if one_d else top
+
+
+def recommend(
+    model: FactorModel, user: FoldedUser | int, n: int = 10, exclude: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-n item indices and their ranking scores for a user, skipping ``exclude`` (e.g. already rated)."""
+    scores = rank_scores(model, user)
+    if exclude is not None and len(exclude):
+        scores[np.asarray(exclude, dtype=np.int64)] = -np.inf
+    top = top_n(scores, n)
+    top = top[np.isfinite(scores[top])]
+    return top, scores[top]
+
+
+def fold_in_user(
+    model: FactorModel, item_idx: np.ndarray, values: np.ndarray, params: TrainParams | None = None
+) -> FoldedUser:
+    """Solve a new user's vector + bias from their ratings against the fixed item side.
+
+    Exactly the per-user block minimization used in training (one k x k solve for the
+    ranking block and one (ks+1) x (ks+1) solve for the star block). ``params`` defaults
+    to the parameters the model was trained with.
+    """
+    p = params if params is not None else model.params
+    item_idx = np.asarray(item_idx, dtype=np.int64)
+    values = np.asarray(values, dtype=np.float32)
+    keep = values > 0
+    item_idx, values = item_idx[keep], values[keep]
+    k = model.rank_factors
+    ks = model.item_factors.shape[1] - k
+    n = float(len(item_idx))
+    vec = np.zeros(k + ks, np.float32)
+    alpha0 = model.alpha0
+    nu = p.reg_exponent
+    # ranking block
+    V = model.item_factors[item_idx, :k].astype(np.float64)
+    w = _liked_weights(values, p.liked_weight).astype(np.float64)
+    H = (V * w[:, None]).T @ V + alpha0 * model.item_gram.astype(np.float64)
+    H[np.diag_indices(k)] += p.regularization * (n + alpha0 * model.n_items) ** nu
+    vec[:k] = np.linalg.solve(H, V.T @ w)
+    # star block with bias
+    S = np.ones((len(item_idx), ks + 1))
+    S[:, :ks] = model.item_factors[item_idx, k:]
+    t = values - model.global_mean - model.item_bias[item_idx]
+    Hs = S.T @ S
+    Hs[np.diag_indices(ks + 1)] += np.append(
+        np.full(ks, p.star_regularization * max(n, 1.0) ** p.star_reg_exponent), p.bias_regularization
+    )
+    xs = np.linalg.solve(Hs, S.T @ t)
+    vec[k:] = xs[:ks]
+    return FoldedUser(vector=vec, bias=float(xs[ks]))
+
+
+def similar_items(
+    model: FactorModel,
+    item_index: int,
+    n: int = 10,
+    popularity: np.ndarray | None = None,
+    exclude: np.ndarray | None = None,
+    prior_strength: float = 10.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Items nearest to ``item_index`` by cosine in the ranking embedding, shrunk toward 0 for rare items.
+
+    score = cosine * count / (count + prior_strength), with count = ``popularity``
+    (defaults to the training rating counts kept on the model), so an obscure book
+    with a noisy vector cannot win on cosine alone. The item itself and ``exclude``
+    are never returned. Returns (indices, scores), best first.
+    """
+    k = model.rank_factors
+    V = model.item_factors[:, :k]
+    norms = np.linalg.norm(V, axis=1)
+    q = V[item_index]
+    cos = (V @ q) / np.maximum(norms * np.linalg.norm(q), 1e-12)
+    if popularity is None:
+        popularity = model.item_counts
+    if popularity is not None:
+        pop = np.asarray(popularity, dtype=np.float64)
+        cos = cos * (pop / (pop + prior_strength))
+    cos = cos.astype(np.float32)
+    cos[item_index] = -np.inf
+    if exclude is not None and len(exclude):
+        cos[np.asarray(exclude, dtype=np.int64)] = -np.inf
+    top = top_n(cos, n)
+    top = top[np.isfinite(cos[top])]
+    return top, cos[top]
+
+
+def explain(
+    model: FactorModel,
+    user_rated_items: np.ndarray,
+    user_rated_values: np.ndarray,
+    candidate_item: int,
+    min_rating: float = 4.0,
+) -> int | None:
+    """The user's item rated >= min_rating closest (cosine, ranking block) to the candidate, or None."""
+    items = np.asarray(user_rated_items, dtype=np.int64)
+    values = np.asarray(user_rated_values, dtype=np.float32)
+    liked = items[(values >= min_rating) & (items != candidate_item)]
+    if len(liked) == 0:
+        return None
+    k = model.rank_factors
+    V = model.item_factors[liked, :k]
+    c = model.item_factors[candidate_item, :k]
+    cos = (V @ c) / np.maximum(np.linalg.norm(V, axis=1) * np.linalg.norm(c), 1e-12)
+    return int(liked[int(np.argmax(cos))])
