@@ -317,12 +317,13 @@ class RetrainLock:
 class Retrain:
     """One `manage.py retrain`. `report` receives one line of progress at a time."""
 
-    def __init__(self, params: factorization.TrainParams, *, validation_fraction=DEFAULT_VALIDATION_FRACTION, dry_run=False, force=False,
-                 report=None):
+    def __init__(self, params: factorization.TrainParams, *, validation_fraction=DEFAULT_VALIDATION_FRACTION,
+                 early_stopping=True, dry_run=False, force=False, report=None):
         if not 0 < validation_fraction < 1:
             raise RetrainError("--validation-fraction must be between 0 and 1 (exclusive)")
         self.params = params
         self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
         self.dry_run = dry_run
         self.force = force
         self.report = report or (lambda line: None)
@@ -368,7 +369,11 @@ class Retrain:
                 status=ModelRun.Status.RUNNING,
                 pid=os.getpid(),
                 heartbeat=timezone.now(),
-                parameters={**dataclasses.asdict(self.params), "validation_fraction": self.validation_fraction},
+                parameters={
+                    **dataclasses.asdict(self.params),
+                    "validation_fraction": self.validation_fraction,
+                    "early_stopping": self.early_stopping,
+                },
                 ratings_fingerprint=fingerprint,
             )
             self.report(f"Run #{self.run_row.pk} started (pid {os.getpid()}).")
@@ -400,7 +405,9 @@ class Retrain:
             self.report(_epoch_line(report, self.params.epochs))
             self._save(epochs=epochs, heartbeat=timezone.now())
 
-        model, _ = factorization.train(train_csr, self.params, validation=validation_csr, on_epoch=on_epoch)
+        model, _ = factorization.train(
+            train_csr, self.params, validation=validation_csr, on_epoch=on_epoch, early_stopping=self.early_stopping
+        )
         metrics = validation_metrics(model, train_csr, validation_csr, seed=self.params.seed)
         metrics["epochs_run"] = len(epochs)
         train_seconds = time.perf_counter() - started

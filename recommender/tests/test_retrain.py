@@ -247,3 +247,9 @@ def test_id_indexing_matches_numpy_unique_for_dense_and_sparse_ids():
         distinct, index = training.index_ids(ids)
         expected_distinct, expected_index = np.unique(ids, return_inverse=True)
         assert np.array_equal(distinct, expected_distinct) and np.array_equal(index, expected_index)
+
+
+def test_no_early_stopping_trains_every_epoch(taste_catalog):
+    retrain("--epochs", "9", "--no-early-stopping")
+    run = ModelRun.objects.get()
+    assert len(run.epochs) == 9 and run.parameters["early_stopping"] is False

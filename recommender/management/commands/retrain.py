@@ -20,6 +20,11 @@ class Command(BaseCommand):
             default=DEFAULT_VALIDATION_FRACTION,
             help=f"Share of each reader's ratings held out for early stopping and metrics (default {DEFAULT_VALIDATION_FRACTION}).",
         )
+        parser.add_argument(
+            "--no-early-stopping",
+            action="store_true",
+            help="Train every --epochs epoch even when validation stops improving (benchmarks, drills).",
+        )
         parser.add_argument("--dry-run", action="store_true", help="Train and report, but store nothing.")
         parser.add_argument(
             "--force", action="store_true", help="Retrain even if no rating changed, and activate even if worse."
@@ -32,7 +37,12 @@ class Command(BaseCommand):
             raise CommandError("--validation-fraction must be between 0 and 1 (exclusive).")
         _interrupt_on_sigterm()
         retrain = Retrain(
-            params, validation_fraction=fraction, dry_run=options["dry_run"], force=options["force"], report=self.say
+            params,
+            validation_fraction=fraction,
+            early_stopping=not options["no_early_stopping"],
+            dry_run=options["dry_run"],
+            force=options["force"],
+            report=self.say,
         )
         try:
             outcome = retrain.run()
