@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils.functional import cached_property
 
 from .charts import training_curves_svg
@@ -13,7 +13,14 @@ from .training import RetrainError, activate_run
 
 
 class EstimatedCountPaginator(Paginator):
-    """Unfiltered lists of millions of rows use PostgreSQL's row estimate instead of COUNT(*)."""
+    """Counting millions of rows takes seconds, so big lists show an estimate or a capped count.
+
+    Unfiltered: PostgreSQL's planner estimate (pg_class.reltuples). Filtered or searched: rows are
+    counted up to COUNT_CAP, and lists with more show COUNT_CAP of them (pages further on are
+    reached by narrowing the search, which moderation always does).
+    """
+
+    COUNT_CAP = 10_000
 
     @cached_property
     def count(self):
@@ -22,9 +29,9 @@ class EstimatedCountPaginator(Paginator):
             with connection.cursor() as cursor:
                 cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = %s", [queryset.model._meta.db_table])
                 row = cursor.fetchone()
-            if row and row[0] > 100_000:
+            if row and row[0] > self.COUNT_CAP:
                 return int(row[0])
-        return super().count
+        return queryset.order_by()[: self.COUNT_CAP].count()
 
 
 @admin.register(ModelRun)
@@ -120,10 +127,25 @@ class ModelRunAdmin(admin.ModelAdmin):
         self.message_user(request, f"Run #{run.pk} is now active; workers switch to it within seconds.", messages.SUCCESS)
 
 
+class StarsFilter(admin.SimpleListFilter):
+    """Fixed 1–5 choices: the default filter would ask the database for every distinct value (a full scan)."""
+
+    title = "stars"
+    parameter_name = "value"
+
+    def lookups(self, request, model_admin):
+        return [(str(stars), "★" * stars) for stars in range(5, 0, -1)]
+
+    def queryset(self, request, queryset):
+        if self.value() in {"1", "2", "3", "4", "5"}:
+            return queryset.filter(value=int(self.value()))
+        return queryset
+
+
 @admin.register(Rating)
 class RatingAdmin(admin.ModelAdmin):
     list_display = ["book", "rater", "value", "updated"]
-    list_filter = ["value"]
+    list_filter = [StarsFilter]
     list_select_related = ["book", "rater__user"]
     raw_id_fields = ["rater", "book"]
     search_fields = ["book__title", "rater__user__email"]
@@ -133,16 +155,20 @@ class RatingAdmin(admin.ModelAdmin):
     readonly_fields = ["created", "updated"]
 
     def get_search_results(self, request, queryset, search_term):
-        # Two index-friendly subqueries instead of an OR across joined tables, which would scan
-        # every rating: the books whose title starts with the term, and the reader with that email.
+        # One index-friendly subquery, never an OR across joined tables (which scans every rating):
+        # an email finds that reader's ratings, anything else the books whose title starts with it.
         term = search_term.strip()
         if not term:
             return queryset, False
         from catalog.models import Book
 
-        books = Book.objects.filter(title__istartswith=term).values("pk")
-        raters = Rater.objects.filter(user__email__iexact=term).values("pk")
-        return queryset.filter(Q(book__in=books) | Q(rater__in=raters)), False
+        # The ids are resolved first so the planner sees a short literal list and walks the
+        # (rater, book) or (book, value) index, instead of scanning ratings newest first for matches.
+        if "@" in term:
+            raters = list(Rater.objects.filter(user__email__iexact=term).values_list("pk", flat=True))
+            return queryset.filter(rater_id__in=raters), False
+        books = list(Book.objects.filter(title__istartswith=term).values_list("pk", flat=True)[:1000])
+        return queryset.filter(book_id__in=books), False
 
     def delete_model(self, request, obj):
         book_id = obj.book_id

@@ -88,6 +88,9 @@ def test_rating_list_searches_by_book_title_and_reader_email(staff_client, reade
     by_email = staff_client.get(RATINGS, {"q": "reader@example.com"})
     assert [rating.rater.user for rating in by_email.context["cl"].result_list] == [reader]
     by_value = staff_client.get(RATINGS, {"value": "2", "q": "other@example.com"})
+    five_stars = staff_client.get(RATINGS, {"value": "5"}).context["cl"]
+    assert five_stars.result_count == Rating.objects.filter(value=5).count()
+    assert {rating.value for rating in five_stars.result_list} == {5}
     assert len(by_value.context["cl"].result_list) == 1
 
 
