@@ -5,6 +5,7 @@ from django.utils.safestring import mark_safe
 
 PANEL_WIDTH, PANEL_HEIGHT = 300, 170
 LEFT, RIGHT, TOP, BOTTOM = 52, 12, 26, 30
+COLUMNS = 2
 
 CURVES = [
     ("loss", "Training loss", "#7a2e1f", "{:.4f}"),
@@ -19,22 +20,25 @@ def training_curves_svg(epochs):
     for key, title, colour, number_format in CURVES:
         points = [(row["epoch"], row[key]) for row in epochs or [] if row.get(key) is not None]
         if points:
-            panels.append(_panel(title, points, colour, number_format, offset=len(panels) * PANEL_WIDTH))
+            column, row = len(panels) % COLUMNS, len(panels) // COLUMNS
+            panels.append(_panel(title, points, colour, number_format, column * PANEL_WIDTH, row * PANEL_HEIGHT))
     if not panels:
         return mark_safe('<p class="help">No epoch has been recorded for this run.</p>')
-    width = len(panels) * PANEL_WIDTH
+    # At most two panels side by side: the admin's read-only column is about 700 px wide.
+    width = min(len(panels), COLUMNS) * PANEL_WIDTH
+    height = -(-len(panels) // COLUMNS) * PANEL_HEIGHT
     return format_html(
         '<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" viewBox="0 0 {} {}" role="img" '
         'aria-label="Training curves per epoch" font-family="sans-serif" font-size="11">{}</svg>',
         width,
-        PANEL_HEIGHT,
+        height,
         width,
-        PANEL_HEIGHT,
+        height,
         mark_safe("".join(panels)),
     )
 
 
-def _panel(title, points, colour, number_format, offset):
+def _panel(title, points, colour, number_format, offset, top_offset):
     xs = [x for x, _ in points]
     ys = [y for _, y in points]
     x_low, x_high = min(xs), max(xs)
@@ -48,7 +52,7 @@ def _panel(title, points, colour, number_format, offset):
         return offset + LEFT + (plot_w * (x - x_low) / (x_high - x_low) if x_high > x_low else plot_w / 2)
 
     def sy(y):
-        return TOP + plot_h * (1 - (y - y_low) / (y_high - y_low))
+        return top_offset + TOP + plot_h * (1 - (y - y_low) / (y_high - y_low))
 
     coordinates = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in points)
     y_ticks = format_html_join(
@@ -65,7 +69,7 @@ def _panel(title, points, colour, number_format, offset):
     x_ticks = format_html_join(
         "",
         '<text x="{}" y="{}" text-anchor="middle" fill="#5d554b">{}</text>',
-        ((f"{sx(x):.1f}", TOP + plot_h + 14, x) for x in range(int(x_low), int(x_high) + 1, step)),
+        ((f"{sx(x):.1f}", top_offset + TOP + plot_h + 14, x) for x in range(int(x_low), int(x_high) + 1, step)),
     )
     dots = format_html_join(
         "",
@@ -73,10 +77,11 @@ def _panel(title, points, colour, number_format, offset):
         ((f"{sx(x):.1f}", f"{sy(y):.1f}", colour, x, number_format.format(y)) for x, y in points),
     )
     return format_html(
-        '<g><text x="{}" y="16" font-weight="bold" fill="#1f1b16">{}</text>{}{}'
+        '<g><text x="{}" y="{}" font-weight="bold" fill="#1f1b16">{}</text>{}{}'
         '<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>{}'
         '<text x="{}" y="{}" text-anchor="middle" fill="#5d554b">epoch</text></g>',
         offset + LEFT,
+        top_offset + 16,
         title,
         y_ticks,
         x_ticks,
@@ -84,5 +89,5 @@ def _panel(title, points, colour, number_format, offset):
         colour,
         dots,
         offset + LEFT + plot_w / 2,
-        PANEL_HEIGHT - 2,
+        top_offset + PANEL_HEIGHT - 2,
     )

@@ -414,9 +414,10 @@ class Retrain:
         self.report(f"Trained in {train_seconds:.1f} s: {_metrics_text(metrics)}.")
         del train_csr, validation_csr
 
-        rejection = None
-        if active is not None and not self.force:
-            rejection = quality_gate(metrics, active.metrics)
+        rejection = quality_gate(metrics, active.metrics) if active is not None else None
+        overruled = rejection if self.force else None
+        if self.force:
+            rejection = None
         if self.dry_run:
             verdict = f"would be rejected: {rejection}" if rejection else "would be activated"
             return Outcome("dry-run", f"Dry run, nothing stored; the model {verdict}.", metrics=metrics)
@@ -439,7 +440,7 @@ class Retrain:
                 ModelRun.objects.filter(is_active=True).update(is_active=False)
                 run.status = ModelRun.Status.SUCCEEDED
                 run.is_active = True
-                run.note = "Activated by --force despite the quality gate." if self.force and active else ""
+                run.note = f"Activated by --force although {overruled} (run #{active.pk})." if overruled else ""
             run.save()
             if run.is_active:
                 transaction.on_commit(lambda: announce_active_run(run.pk))

@@ -91,6 +91,7 @@ def test_unchanged_ratings_skip_with_success_until_forced(taste_catalog):
     retrain("--force")
     assert ModelRun.objects.count() == 2
     assert ModelRun.objects.get(is_active=True) == ModelRun.objects.order_by("-pk").first()
+    assert ModelRun.objects.get(is_active=True).note == ""  # as good as the last one: nothing overruled
 
 
 def test_a_new_rating_makes_retrain_train_again(taste_catalog):
@@ -127,7 +128,9 @@ def test_clearly_worse_model_is_stored_but_not_activated_unless_forced(taste_cat
     assert ModelRun.objects.get(is_active=True) == good
     assert ModelArtifact.objects.filter(run=bad).exists()  # kept, so staff can still activate it
     retrain("--factors", "1", "--epochs", "1", "--regularization", "1000", "--force")
-    assert ModelRun.objects.get(is_active=True).parameters["regularization"] == 1000
+    forced = ModelRun.objects.get(is_active=True)
+    assert forced.parameters["regularization"] == 1000
+    assert forced.note.startswith("Activated by --force although validation")
 
 
 def test_crash_midway_marks_the_run_failed_and_the_old_model_keeps_serving(taste_catalog, monkeypatch):
