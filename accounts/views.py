@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Prefetch
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -49,8 +49,12 @@ def wants_json(request):
 
 
 def safe_next(request, fallback):
+    """The local path in ``next`` if it is safe to send the reader back to, else ``fallback``."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+    # Only site paths: a bare word such as "0" would be taken for a URL name by redirect().
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return fallback
 
@@ -81,7 +85,7 @@ def book_state_response(request, book, message):
         rated = Rating.objects.filter(rater__user=request.user).count()
         return JsonResponse({"book": book.pk, **state, "rated_count": rated, "message": message})
     messages.success(request, message)
-    return redirect(safe_next(request, book.get_absolute_url()))
+    return HttpResponseRedirect(safe_next(request, book.get_absolute_url()))
 
 
 @require_POST
