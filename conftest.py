@@ -104,3 +104,13 @@ def screenshot(page, tmp_path_factory):
         return path
 
     return take
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Each test starts with an empty cache: cached pages, rate limits and model versions don't leak."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

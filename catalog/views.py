@@ -16,6 +16,7 @@ from accounts.reading import reader_book_state
 from recommender import api as recommender_api
 
 from . import search as book_search
+from .caching import cache_for_anonymous
 from .filters import BookFilter
 from .models import Author, Book, Genre
 
@@ -33,6 +34,7 @@ def page_size(request):
     return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
 
 
+@cache_for_anonymous
 def home(request):
     most_read = Book.objects.with_list_data()[:12]
     top_rated = recommender_api.popular_books(limit=12)
@@ -63,14 +65,17 @@ def browse(request, genre=None):
     })
 
 
+@cache_for_anonymous
 def book_list(request):
     return browse(request)
 
 
+@cache_for_anonymous
 def genre_detail(request, slug):
     return browse(request, genre=get_object_or_404(Genre, slug=slug))
 
 
+@cache_for_anonymous
 def book_detail(request, pk):
     book = get_object_or_404(Book.objects.with_list_data().prefetch_related("genres"), pk=pk)
     state = reader_book_state(request.user, [book])[book.pk]
@@ -78,6 +83,7 @@ def book_detail(request, pk):
     return render(request, "catalog/book_detail.html", {"book": book, "state": state, "similar": similar})
 
 
+@cache_for_anonymous
 def author_detail(request, slug):
     author = get_object_or_404(Author, slug=slug)
     books = Book.objects.filter(pk__in=author.bookauthor_set.values("book_id")).order_by("-ratings_count", "id")
@@ -86,6 +92,7 @@ def author_detail(request, slug):
 
 
 @require_GET
+@cache_for_anonymous
 def search(request):
     raw = request.GET.get("q", "").replace("\x00", "")
     query = book_search.clean_query(raw)
@@ -104,6 +111,7 @@ def search(request):
 
 
 @require_GET
+@cache_for_anonymous
 def suggest(request):
     ids = book_search.search_book_ids(request.GET.get("q", ""), limit=SUGGESTIONS)
     results = [

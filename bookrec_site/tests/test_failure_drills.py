@@ -28,7 +28,7 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_EMAIL = "demo@bookrec.example"
 # Slow enough to be killed midway (about 0.1 s per epoch on the demo data), quick to start.
-LONG_RETRAIN = ["retrain", "--force", "--no-early-stopping", "--epochs", "1000", "--factors", "64", "--seed", "3"]
+LONG_RETRAIN = ["retrain", "--force", "--epochs", "1000", "--factors", "64", "--seed", "3", "--no-early-stopping"]
 QUICK_RETRAIN = ["retrain", "--force", "--epochs", "4", "--factors", "8", "--seed", "5"]
 
 PROBE = """
