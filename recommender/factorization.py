@@ -87,6 +87,7 @@ class TrainParams:
     init_scale: float = 0.1  # std of the initial factors is init_scale / sqrt(width)
     patience: int = 2  # early stopping: epochs without validation improvement
     cg_steps: int = 3  # CG iterations for the ranking-block Newton step (0 = exact solve)
+    star_cg_steps: int = 3  # CG iterations for the star-block Newton step (0 = exact solve)
     block_budget: int = 32_768  # padded (row, rating) cells per batch; bounds memory, keeps buffers reusable
 
 
@@ -177,82 +178,80 @@ def _plan_blocks(lengths: np.ndarray, budget: int, max_rows: int) -> list[np.nda
 
 
 class _Side:
-    """Pre-computed per-side structure: CSR rows, padded block plans, per-row counts."""
+    """Per-side structure, built once per training run and reused every epoch.
+
+    Rows are grouped into padded blocks (similar lengths together). Each block keeps its
+    row ids, the padded column ids (padding points at column ``n_cols``: an all-zero
+    row of the gathered table) and the padded values (0 on padding).
+    """
 
     def __init__(self, csr: sp.csr_matrix, budget: int, max_rows: int):
         self.n_rows, self.n_cols = csr.shape
-        self.indptr = csr.indptr.astype(np.int64)
-        self.lengths = np.diff(self.indptr)
-        # sentinel entry at position nnz: column n_cols (a zero row), value 0
-        self.indices = np.append(csr.indices.astype(np.int64), self.n_cols)
-        self.values = np.append(csr.data.astype(np.float32), np.float32(0))
-        self.nnz = int(self.indptr[-1])
+        indptr = csr.indptr.astype(np.int64)
+        self.lengths = np.diff(indptr)
+        # sentinel entry at position nnz: column n_cols, value 0
+        indices = np.append(csr.indices.astype(np.int32), np.int32(self.n_cols))
+        values = np.append(csr.data.astype(np.float32), np.float32(0))
+        self.nnz = int(indptr[-1])
         self.blocks = []
         for rows in _plan_blocks(self.lengths, budget, max_rows):
-            length = int(self.lengths[rows].max()) if len(rows) else 0
-            length = max(length, 1)
-            pos = self.indptr[rows][:, None] + np.arange(length)[None, :]
-            mask = np.arange(length)[None, :] < self.lengths[rows][:, None]
-            pos = np.where(mask, pos, self.nnz)
-            self.blocks.append((rows, pos))
+            length = max(int(self.lengths[rows].max()) if len(rows) else 0, 1)
+            pos = indptr[rows][:, None] + np.arange(length)[None, :]
+            pos = np.where(np.arange(length)[None, :] < self.lengths[rows][:, None], pos, self.nnz)
+            self.blocks.append((rows, indices[pos], values[pos]))
 
 
-def _cg_newton_rows(x_old, X, w, gram_a, lam, lr, steps, col_scale):
-    """Damped truncated-Newton step for a block of rows of the ranking (iALS) loss.
+def _cg_step(x_old, G, w, target, a_diag, pre, lr, steps):
+    """Damped truncated-Newton step for a block of rows of a weighted least-squares row loss.
 
-    Row loss: 0.5 x^T H x - b^T x with H = X^T diag(w) X + alpha0 * G + lam * I
-    (X = the row's gathered other-side factors, padded with zero rows) and b = X^T w.
-    The gradient g = X^T (w * (X x - 1)) + alpha0 G x + lam x is exact; the step
-    d ~= H^-1 g comes from ``steps`` diagonally preconditioned conjugate-gradient
-    iterations with matrix-free Hessian-vector products (the per-row k x k Hessian
-    is never materialised), and x <- x - lr * d. The first CG iteration is a
-    preconditioned steepest-descent step; with steps >= k it is the exact Newton
-    (= ALS) step. The preconditioner is the expected diagonal of H
-    (sum(w) * mean square of each factor column + alpha0 diag(G) + lam).
+    Row loss: 0.5 * sum_l w_l (G_l . x - target_l)^2 + 0.5 * sum_j a_diag_j x_j^2, so the
+    exact Hessian is H = G^T diag(w) G + diag(a_diag) and the exact gradient is
+    g = G^T (w * (G x - target)) + a_diag * x. (G = the row's gathered other-side
+    features, padded with zero rows / zero weights; for the ranking block the Gram
+    term alpha0 * V^T V is diagonal because the caller works in its eigenbasis.)
+    The step d ~= H^-1 g comes from ``steps`` conjugate-gradient iterations with
+    Jacobi preconditioner ``pre`` (~ diag H) and matrix-free Hessian-vector products
+    (two batched mat-vecs over G; the per-row Hessian is never built); ``steps`` <= 0
+    solves H d = g exactly. Returns x_old - lr * d and the new fitted values G x_new.
     """
-
-    def hess_vec(v):
-        q = np.einsum("blk,bk->bl", X, v)
-        q *= w
-        return np.einsum("blk,bl->bk", X, q) + v @ gram_a + lam[:, None] * v
-
-    q = np.einsum("blk,bk->bl", X, x_old)
-    q -= 1.0
+    GT = G.transpose(0, 2, 1)  # (1 x k) @ (k x L) per row: the fastest batched-BLAS form of G x
+    Gx = np.matmul(x_old[:, None, :], GT)[:, 0, :]
+    q = Gx - target
     q *= w
-    g = np.einsum("blk,bl->bk", X, q) + x_old @ gram_a + lam[:, None] * x_old
-    if steps <= 0:  # exact Newton step via the explicit Hessian (small problems / checks)
-        H = np.matmul((X * w[..., None]).transpose(0, 2, 1), X) + gram_a
-        H[:, np.arange(H.shape[1]), np.arange(H.shape[1])] += lam[:, None]
-        d = np.linalg.solve(H.astype(np.float64), g[..., None].astype(np.float64))[..., 0]
-        return (x_old - lr * d).astype(np.float32)
-    inv_diag = 1.0 / (w.sum(axis=1)[:, None] * col_scale[None, :] + np.diag(gram_a)[None, :] + lam[:, None])
-    d = np.zeros_like(g)
+    g = np.matmul(q[:, None, :], G)[:, 0, :]
+    g += a_diag * x_old
+    if steps <= 0:  # exact Newton step via the explicit Hessian
+        H = np.matmul((G * w[:, :, None]).transpose(0, 2, 1), G).astype(np.float64)
+        H[:, np.arange(H.shape[1]), np.arange(H.shape[1])] += a_diag
+        d = np.linalg.solve(H, g[:, :, None].astype(np.float64))[:, :, 0].astype(np.float32)
+        Gd = np.matmul(d[:, None, :], GT)[:, 0, :]
+        return x_old - lr * d, Gx - lr * Gd
+    inv_pre = 1.0 / pre
     r = g
-    z = r * inv_diag
+    z = r * inv_pre
     p = z
     rz = np.einsum("bi,bi->b", r, z)
+    d = np.zeros_like(x_old)
+    Gd = np.zeros_like(Gx)
     for it in range(steps):
-        Hp = hess_vec(p)
-        pHp = np.einsum("bi,bi->b", p, Hp)
-        alpha = (rz / np.maximum(pHp, 1e-30)).astype(np.float32)
-        d += alpha[:, None] * p
+        Gp = np.matmul(p[:, None, :], GT)[:, 0, :]
+        wGp = w * Gp
+        Ap = a_diag * p
+        pHp = np.einsum("bl,bl->b", wGp, Gp) + np.einsum("bi,bi->b", Ap, p)
+        alpha = (rz / np.maximum(pHp, 1e-30)).astype(np.float32)[:, None]
+        d += alpha * p
+        Gd += alpha * Gp
         if it == steps - 1:
             break
-        r = r - alpha[:, None] * Hp
-        z = r * inv_diag
+        Hp = np.matmul(wGp[:, None, :], G)[:, 0, :]
+        Hp += Ap
+        r = r - alpha * Hp
+        z = r * inv_pre
         rz_new = np.einsum("bi,bi->b", r, z)
-        beta = (rz_new / np.maximum(rz, 1e-30)).astype(np.float32)
-        p = z + beta[:, None] * p
+        beta = (rz_new / np.maximum(rz, 1e-30)).astype(np.float32)[:, None]
+        p = z + beta * p
         rz = rz_new
-    return (x_old - lr * d).astype(np.float32)
-
-
-def _newton_rows(x_old, H, b, lr):
-    """Damped Newton step for a block of rows: x - lr * H^-1 (H x - b), exact batched solve."""
-    g = np.einsum("bij,bj->bi", H, x_old) - b
-    return (x_old - lr * np.linalg.solve(H.astype(np.float64), g[..., None].astype(np.float64))[..., 0]).astype(
-        np.float32
-    )
+    return x_old - lr * d, Gx - lr * Gd
 
 
 def _n_threads() -> int:
@@ -288,6 +287,21 @@ def _single_threaded_blas() -> None:
         fn(1)
 
 
+def _rotate_to_gram_eigenbasis(X_rank: np.ndarray, Y_rank: np.ndarray) -> np.ndarray:
+    """Rotate both ranking blocks in place so that Y^T Y is diagonal; returns its eigenvalues.
+
+    u.v and |u|, |v| are invariant under a common orthogonal rotation, so the model and
+    the objective do not change; in this basis the Gramian term of every row's Hessian
+    is diagonal (cheap, and exactly captured by the Jacobi preconditioner).
+    """
+    Y64 = Y_rank.astype(np.float64)
+    lam, Q = np.linalg.eigh(Y64.T @ Y64)
+    Q32 = Q.astype(np.float32)
+    Y_rank[:] = Y_rank @ Q32
+    X_rank[:] = X_rank @ Q32
+    return np.maximum(lam, 0.0)
+
+
 def _update_side(
     side: _Side,
     X_rank,
@@ -300,71 +314,70 @@ def _update_side(
     alpha0,
     p: TrainParams,
     other_size: int,
+    pool: ThreadPoolExecutor | None = None,
     compute_loss: bool = False,
 ) -> float:
     """One preconditioned step for every row of one side (other side fixed), in place.
 
-    Row blocks are independent (disjoint rows, fixed other side), so they run on up to
-    two worker threads; the result does not depend on scheduling. With compute_loss,
-    returns the observed-pair part of the objective evaluated at the NEW row values.
+    Row blocks are independent (disjoint rows, fixed other side), so they run on the
+    worker threads of ``pool``; the result does not depend on scheduling. With
+    compute_loss, returns the observed-pair part of the objective at the NEW row values.
     """
     k = Y_rank.shape[1]
     ks = Y_star.shape[1]
-    Y64 = Y_rank.astype(np.float64)
-    gram = Y64.T @ Y64
-    col_scale = (np.diag(gram) / max(Y_rank.shape[0], 1)).astype(np.float32)
-    gram_a = (alpha0 * gram).astype(np.float32)
-    del Y64
-    Yr = np.vstack([Y_rank, np.zeros((1, k), np.float32)])
-    # star features with a constant 1 column for the bias; sentinel row all zero
-    Ys = np.zeros((Y_star.shape[0] + 1, ks + 1), np.float32)
-    Ys[:-1, :ks] = Y_star
-    Ys[:-1, ks] = 1.0
-    yb = np.append(y_bias, np.float32(0))
-    eye_s = np.eye(ks + 1, dtype=np.float32)
+    m = Y_rank.shape[0]
+    gram_eig = _rotate_to_gram_eigenbasis(X_rank, Y_rank)
+    gram_a = (alpha0 * gram_eig).astype(np.float32)
+    # gathered tables (contiguous: batched BLAS on strided views is 2x slower); sentinel row all zero
+    rank_table = np.vstack([Y_rank, np.zeros((1, k), np.float32)])
+    star_table = np.zeros((m + 1, ks + 1), np.float32)  # [star factors | 1 (bias column)]
+    star_table[:m, :ks] = Y_star
+    star_table[:m, ks] = 1.0
+    bias_table = np.append(y_bias, np.float32(0))
+    # expected squared feature per column, for the Jacobi preconditioners
+    rank_sq = (gram_eig / max(m, 1)).astype(np.float32)
+    star_sq = np.append(np.einsum("ij,ij->j", Y_star, Y_star) / max(m, 1), 1.0).astype(np.float32)
     nu = p.reg_exponent
 
     def work(block):
-        rows, pos = block
-        cols = side.indices[pos]  # (B, L)
-        vals = side.values[pos]  # (B, L); 0 on padding
+        rows, cols, vals = block
+        G = np.take(rank_table, cols, axis=0)  # (B, L, k)
         present = (vals > 0).astype(np.float32)
         n_row = side.lengths[rows].astype(np.float32)
         loss = 0.0
-        # --- ranking block (iALS)
+        # --- ranking block (iALS): target 1 on observed pairs, Gram term diagonal in this basis
         w = present if p.liked_weight == 0 else _liked_weights(vals, p.liked_weight) * present
-        G = Yr[cols]  # (B, L, k)
         lam = (p.regularization * (n_row + alpha0 * other_size) ** nu).astype(np.float32)
-        x_new = _cg_newton_rows(X_rank[rows], G, w, gram_a, lam, p.learning_rate, p.cg_steps, col_scale)
+        a_diag = gram_a[None, :] + lam[:, None]
+        pre = w.sum(axis=1)[:, None] * rank_sq[None, :] + a_diag
+        x_new, fit = _cg_step(
+            X_rank[rows], G, w, present, a_diag, pre, p.learning_rate, p.cg_steps
+        )
         X_rank[rows] = x_new
         if compute_loss:
-            e = np.einsum("blk,bk->bl", G, x_new) - 1.0
+            e = fit - present
             loss += float(np.einsum("bl,bl,bl->", w, e, e, dtype=np.float64))
+        # --- star block (explicit squared error, factors + bias jointly)
         del G
-        # --- star block (explicit squared error, factors + bias jointly; exact Newton step)
-        S = Ys[cols]  # (B, L, ks+1)
-        t = (vals - mu - yb[cols]) * present
-        Hs = np.matmul(S.transpose(0, 2, 1), S)
-        diag = np.empty((len(rows), ks + 1), np.float32)
-        diag[:, :ks] = (p.star_regularization * np.maximum(n_row, 1.0) ** p.star_reg_exponent)[:, None]
-        diag[:, ks] = p.bias_regularization
-        Hs += diag[:, :, None] * eye_s
-        bs = np.einsum("blk,bl->bk", S, t)
+        G = np.take(star_table, cols, axis=0)  # (B, L, ks + 1)
+        t = (vals - mu - bias_table[cols]) * present
+        s_diag = np.empty((len(rows), ks + 1), np.float32)
+        s_diag[:, :ks] = (p.star_regularization * np.maximum(n_row, 1.0) ** p.star_reg_exponent)[:, None]
+        s_diag[:, ks] = p.bias_regularization
+        s_pre = n_row[:, None] * star_sq[None, :] + s_diag
         x_old = np.concatenate([X_star[rows], x_bias[rows][:, None]], axis=1)
-        xs = _newton_rows(x_old, Hs, bs, p.learning_rate)
+        xs, fit = _cg_step(x_old, G, present, t, s_diag, s_pre, p.learning_rate, p.star_cg_steps)
         X_star[rows] = xs[:, :ks]
         x_bias[rows] = xs[:, ks]
         if compute_loss:
-            e = (np.einsum("blk,bk->bl", S, xs) - t) * present
+            e = (fit - t) * present
             loss += float(np.einsum("bl,bl->", e, e, dtype=np.float64))
         return loss
 
-    n_threads = _n_threads()
-    if n_threads == 1 or len(side.blocks) == 1:
+    if pool is None or len(side.blocks) == 1:
         losses = [work(b) for b in side.blocks]
     else:
-        with ThreadPoolExecutor(max_workers=n_threads, initializer=_single_threaded_blas) as pool:
-            losses = list(pool.map(work, side.blocks))
+        losses = list(pool.map(work, side.blocks))
     return float(sum(losses))  # summed in block order: deterministic
 
 
@@ -374,8 +387,8 @@ def _objective(
     """Full training objective (both heads) / nnz, given the observed-pair part."""
     n_users, n_items = U_rank.shape[0], V_rank.shape[0]
     total = observed
-    gu = U_rank.astype(np.float64).T @ U_rank.astype(np.float64)
-    gv = V_rank.astype(np.float64).T @ V_rank.astype(np.float64)
+    gu = (U_rank.T @ U_rank).astype(np.float64)
+    gv = (V_rank.T @ V_rank).astype(np.float64)
     # all-pairs term alpha0 * sum_{u,i} (u.v)^2 = alpha0 * <U^T U, V^T V>, minus nothing:
     # the observed pairs are deliberately counted in both terms (Rendle et al.).
     total += alpha0 * float(np.sum(gu * gv))
@@ -384,7 +397,7 @@ def _objective(
     n_i = item_counts.astype(np.float64)
 
     def sq(a):
-        return np.sum(a.astype(np.float64) ** 2, axis=1)
+        return np.einsum("ij,ij->i", a, a).astype(np.float64)
 
     total += p.regularization * float(np.sum((n_u + alpha0 * n_items) ** nu * sq(U_rank)))
     total += p.regularization * float(np.sum((n_i + alpha0 * n_users) ** nu * sq(V_rank)))
@@ -479,34 +492,40 @@ def train(
     reports: list[EpochReport] = []
     best_model, best_rmse, best_recall, stale = None, np.inf, -np.inf, 0
     val = sp.csr_matrix(validation, dtype=np.float32) if validation is not None else None
-    for epoch in range(1, int(p.epochs) + 1):
-        t0 = time.perf_counter()
-        _update_side(by_user, U_rank, V_rank, U_star, V_star, ub, ib, mu, alpha0, p, n_items)
-        observed = _update_side(
-            by_item, V_rank, U_rank, V_star, U_star, ib, ub, mu, alpha0, p, n_users, compute_loss=True
-        )
-        loss = _objective(
-            observed, nnz, U_rank, V_rank, U_star, V_star, ub, ib, alpha0, p, by_user.lengths, by_item.lengths
-        )
-        seconds = time.perf_counter() - t0
-        report = EpochReport(epoch=epoch, loss=loss, seconds=seconds, val_rmse=None, val_recall_at_10=None)
-        if val is not None:
-            model = snapshot()
-            report.val_rmse, report.val_recall_at_10 = _validation_metrics(model, R, val, seed=p.seed)
-            improved = False
-            if report.val_rmse is not None and report.val_rmse < best_rmse - 1e-4:
-                best_rmse, improved = report.val_rmse, True
-            if report.val_recall_at_10 is not None and report.val_recall_at_10 > best_recall + 1e-4:
-                best_recall, improved = report.val_recall_at_10, True
-            if improved:
-                best_model, stale = model, 0
-            else:
-                stale += 1
-        reports.append(report)
-        if on_epoch is not None:
-            on_epoch(report)
-        if early_stopping and val is not None and stale >= p.patience:
-            break
+    n_threads = _n_threads()
+    pool = ThreadPoolExecutor(max_workers=n_threads, initializer=_single_threaded_blas) if n_threads > 1 else None
+    try:
+        for epoch in range(1, int(p.epochs) + 1):
+            t0 = time.perf_counter()
+            _update_side(by_user, U_rank, V_rank, U_star, V_star, ub, ib, mu, alpha0, p, n_items, pool)
+            observed = _update_side(
+                by_item, V_rank, U_rank, V_star, U_star, ib, ub, mu, alpha0, p, n_users, pool, compute_loss=True
+            )
+            loss = _objective(
+                observed, nnz, U_rank, V_rank, U_star, V_star, ub, ib, alpha0, p, by_user.lengths, by_item.lengths
+            )
+            seconds = time.perf_counter() - t0
+            report = EpochReport(epoch=epoch, loss=loss, seconds=seconds, val_rmse=None, val_recall_at_10=None)
+            if val is not None:
+                model = snapshot()
+                report.val_rmse, report.val_recall_at_10 = _validation_metrics(model, R, val, seed=p.seed)
+                improved = False
+                if report.val_rmse is not None and report.val_rmse < best_rmse - 1e-4:
+                    best_rmse, improved = report.val_rmse, True
+                if report.val_recall_at_10 is not None and report.val_recall_at_10 > best_recall + 1e-4:
+                    best_recall, improved = report.val_recall_at_10, True
+                if improved:
+                    best_model, stale = model, 0
+                else:
+                    stale += 1
+            reports.append(report)
+            if on_epoch is not None:
+                on_epoch(report)
+            if early_stopping and val is not None and stale >= p.patience:
+                break
+    finally:
+        if pool is not None:
+            pool.shutdown()
     model = best_model if (early_stopping and best_model is not None) else snapshot()
     return model, reports
 
