@@ -1,18 +1,9 @@
-"""Fixtures for the accounts tests: a clean cache (rate limits) and a small catalog to rate."""
+"""Fixtures for the accounts tests: a small catalog to rate (the root conftest empties the cache)."""
 
 import pytest
-from django.core.cache import cache
 
 from catalog.models import Author, Book, BookAuthor, Genre
 from recommender.ratings import set_rating
-
-
-@pytest.fixture(autouse=True)
-def clear_cache():
-    # allauth's rate limits and the import limit live in the (real, locmem) cache.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def make_book(title, author="Some Author", genre=None, **fields):

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from django.contrib import admin
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
@@ -20,14 +19,6 @@ from recommender.ratings import set_rating
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct-horse-battery"
-
-
-@pytest.fixture(autouse=True)
-def clean_cache():
-    # Login rate limits and the model-version key live in the cache; every test starts clean.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -54,13 +54,3 @@ def catalog(make_book):
                           average_rating=4.2, language="eng"),
     }
     return books
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    # Browse caches its language choices; each test starts from its own catalog.
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
