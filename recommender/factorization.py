@@ -73,8 +73,8 @@ class TrainParams:
     """Hyper-parameters. Defaults are tuned on goodbooks-10k (see bench/RESULTS.md)."""
 
     factors: int = 64  # ranking (iALS) block width
-    epochs: int = 10
-    learning_rate: float = 1.0  # damping of the per-row Newton step (1.0 = exact ALS block step)
+    epochs: int = 6
+    learning_rate: float = 1.4  # scale of the per-row Newton step (1.0 = ALS block step; 1..2 over-relaxes)
     regularization: float = 0.01  # iALS lambda, multiplied by (row weight)^reg_exponent
     seed: int = 0
     star_factors: int = 16  # explicit-ratings block width
@@ -86,8 +86,8 @@ class TrainParams:
     reg_exponent: float = 1.0  # nu in the frequency-scaled regularization
     init_scale: float = 0.1  # std of the initial factors is init_scale / sqrt(width)
     patience: int = 2  # early stopping: epochs without validation improvement
-    cg_steps: int = 3  # CG iterations for the ranking-block Newton step (0 = exact solve)
-    star_cg_steps: int = 3  # CG iterations for the star-block Newton step (0 = exact solve)
+    cg_steps: int = 2  # CG iterations for the ranking-block Newton step (0 = exact solve)
+    star_cg_steps: int = 2  # CG iterations for the star-block Newton step (0 = exact solve)
     block_budget: int = 32_768  # padded (row, rating) cells per batch; bounds memory, keeps buffers reusable
 
 
@@ -201,57 +201,78 @@ class _Side:
             self.blocks.append((rows, indices[pos], values[pos]))
 
 
-def _cg_step(x_old, G, w, target, a_diag, pre, lr, steps):
-    """Damped truncated-Newton step for a block of rows of a weighted least-squares row loss.
+def _cg_step(z_old, G, w2, target2, a_diag, pre, mask2, steps, lr):
+    """Damped truncated-Newton step for a block of rows of two separable weighted least-squares losses.
 
-    Row loss: 0.5 * sum_l w_l (G_l . x - target_l)^2 + 0.5 * sum_j a_diag_j x_j^2, so the
-    exact Hessian is H = G^T diag(w) G + diag(a_diag) and the exact gradient is
-    g = G^T (w * (G x - target)) + a_diag * x. (G = the row's gathered other-side
-    features, padded with zero rows / zero weights; for the ranking block the Gram
-    term alpha0 * V^T V is diagonal because the caller works in its eigenbasis.)
-    The step d ~= H^-1 g comes from ``steps`` conjugate-gradient iterations with
-    Jacobi preconditioner ``pre`` (~ diag H) and matrix-free Hessian-vector products
-    (two batched mat-vecs over G; the per-row Hessian is never built); ``steps`` <= 0
-    solves H d = g exactly. Returns x_old - lr * d and the new fitted values G x_new.
+    Each row vector z = [x_0 | x_1] holds two independent blocks (the ranking block and the
+    star block); ``mask2`` (2, W) marks which columns belong to which. Block j's row loss is
+        0.5 * sum_l w_jl (G_l[block j] . x_j - target_jl)^2 + 0.5 * sum_c a_diag_c x_jc^2,
+    so its exact Hessian is H_j = G_j^T diag(w_j) G_j + diag(a_diag_j) and its exact
+    gradient g_j = G_j^T (w_j * (G_j x_j - target_j)) + a_diag_j * x_j. (G = the row's
+    gathered other-side features, padded with zero rows; w2 None = unit weights. For the
+    ranking block the Gram term alpha0 * V^T V is diagonal because the caller works in
+    its eigenbasis.) The step d_j ~= H_j^-1 g_j comes from ``steps[j]`` conjugate-gradient
+    iterations with Jacobi preconditioner ``pre`` (~ diag H) and matrix-free Hessian-vector
+    products; both blocks' CG run in lockstep (one batched mat-vec over G serves both, each
+    block keeps its own step sizes), and ``steps[j]`` <= 0 solves H_j d_j = g_j exactly.
+    Returns z_old - lr * d and the new fitted values G_j x_j per block, shape (B, L, 2).
     """
-    GT = G.transpose(0, 2, 1)  # (1 x k) @ (k x L) per row: the fastest batched-BLAS form of G x
-    Gx = np.matmul(x_old[:, None, :], GT)[:, 0, :]
-    q = Gx - target
-    q *= w
-    g = np.matmul(q[:, None, :], G)[:, 0, :]
-    g += a_diag * x_old
-    if steps <= 0:  # exact Newton step via the explicit Hessian
-        H = np.matmul((G * w[:, :, None]).transpose(0, 2, 1), G).astype(np.float64)
-        H[:, np.arange(H.shape[1]), np.arange(H.shape[1])] += a_diag
-        d = np.linalg.solve(H, g[:, :, None].astype(np.float64))[:, :, 0].astype(np.float32)
-        Gd = np.matmul(d[:, None, :], GT)[:, 0, :]
-        return x_old - lr * d, Gx - lr * Gd
-    inv_pre = 1.0 / pre
-    r = g
-    z = r * inv_pre
-    p = z
-    rz = np.einsum("bi,bi->b", r, z)
-    d = np.zeros_like(x_old)
+    mask2T = np.ascontiguousarray(mask2.T)
+
+    def sddmm(v):  # (B, W) -> (B, L, 2): each block's G_j v_j (one batched BLAS product for both)
+        return np.matmul(G, (v[:, None, :] * mask2).transpose(0, 2, 1))  # (W x 2) as a column-major view
+
+    def spmm(q2):  # (B, L, 2) -> (B, W): each block's G_j^T q_j
+        h2 = np.matmul(q2.transpose(0, 2, 1), G)
+        out = h2[:, 0, :] * mask2[0]
+        out += h2[:, 1, :] * mask2[1]
+        return out
+
+    Gx = sddmm(z_old)
+    q = Gx - target2
+    if w2 is not None:
+        q *= w2
+    g = spmm(q)
+    g += a_diag * z_old
+    d = np.zeros_like(z_old)
     Gd = np.zeros_like(Gx)
-    for it in range(steps):
-        Gp = np.matmul(p[:, None, :], GT)[:, 0, :]
-        wGp = w * Gp
-        Ap = a_diag * p
-        pHp = np.einsum("bl,bl->b", wGp, Gp) + np.einsum("bi,bi->b", Ap, p)
-        alpha = (rz / np.maximum(pHp, 1e-30)).astype(np.float32)[:, None]
-        d += alpha * p
-        Gd += alpha * Gp
-        if it == steps - 1:
-            break
-        Hp = np.matmul(wGp[:, None, :], G)[:, 0, :]
-        Hp += Ap
-        r = r - alpha * Hp
-        z = r * inv_pre
-        rz_new = np.einsum("bi,bi->b", r, z)
-        beta = (rz_new / np.maximum(rz, 1e-30)).astype(np.float32)[:, None]
-        p = z + beta * p
-        rz = rz_new
-    return x_old - lr * d, Gx - lr * Gd
+    cg_blocks = np.array([s > 0 for s in steps], np.float32)  # 1 for the blocks CG handles
+    for j, s in enumerate(steps):
+        if s <= 0:  # exact Newton step for block j via its explicit Hessian (small problems / checks)
+            cols = np.flatnonzero(mask2[j])
+            Gj = G[:, :, cols]
+            Gw = Gj * w2[:, :, j, None] if w2 is not None else Gj
+            H = np.matmul(Gw.transpose(0, 2, 1), Gj).astype(np.float64)
+            H[:, np.arange(len(cols)), np.arange(len(cols))] += a_diag[:, cols]
+            dj = np.linalg.solve(H, g[:, cols, None].astype(np.float64))[:, :, 0].astype(np.float32)
+            d[:, cols] = dj
+            Gd[:, :, j] = np.matmul(Gj, dj[:, :, None])[:, :, 0]
+    n_iter = max(steps)
+    if n_iter > 0:
+        inv_pre = (mask2.T @ cg_blocks).astype(np.float32) / pre  # 0 on exactly-solved blocks
+        r = g
+        zv = r * inv_pre
+        p = zv
+        rz = (r * zv) @ mask2T  # (B, 2): per-block inner products
+        for it in range(n_iter):
+            Gp = sddmm(p)
+            wGp = Gp * w2 if w2 is not None else Gp
+            Ap = a_diag * p
+            pHp = np.einsum("blj,blj->bj", wGp, Gp) + (Ap * p) @ mask2T
+            alpha = (rz / np.maximum(pHp, 1e-30)) * np.array([it < s for s in steps], np.float32)
+            d += p * (alpha @ mask2)
+            Gd += alpha[:, None, :] * Gp
+            if it == n_iter - 1:
+                break
+            Hp = spmm(wGp)
+            Hp += Ap
+            r = r - (alpha @ mask2) * Hp
+            zv = r * inv_pre
+            rz_new = (r * zv) @ mask2T
+            beta = rz_new / np.maximum(rz, 1e-30)
+            p = zv + p * (beta @ mask2)
+            rz = rz_new
+    return z_old - lr * d, Gx - lr * Gd
 
 
 def _n_threads() -> int:
@@ -287,19 +308,17 @@ def _single_threaded_blas() -> None:
         fn(1)
 
 
-def _rotate_to_gram_eigenbasis(X_rank: np.ndarray, Y_rank: np.ndarray) -> np.ndarray:
-    """Rotate both ranking blocks in place so that Y^T Y is diagonal; returns its eigenvalues.
+def _gram_eigenbasis(Y_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues and eigenvectors (float32) of Y^T Y.
 
-    u.v and |u|, |v| are invariant under a common orthogonal rotation, so the model and
-    the objective do not change; in this basis the Gramian term of every row's Hessian
-    is diagonal (cheap, and exactly captured by the Jacobi preconditioner).
+    u.v and |u|, |v| are invariant under a common orthogonal rotation of both ranking
+    blocks, so rotating both sides by these eigenvectors changes neither the model nor
+    the objective; in that basis the Gramian term of every row's Hessian is diagonal
+    (cheap, and exactly captured by the Jacobi preconditioner).
     """
-    Y64 = Y_rank.astype(np.float64)
-    lam, Q = np.linalg.eigh(Y64.T @ Y64)
-    Q32 = Q.astype(np.float32)
-    Y_rank[:] = Y_rank @ Q32
-    X_rank[:] = X_rank @ Q32
-    return np.maximum(lam, 0.0)
+    gram = (Y_rank.T @ Y_rank).astype(np.float64)
+    lam, Q = np.linalg.eigh(gram)
+    return np.maximum(lam, 0.0), Q.astype(np.float32)
 
 
 def _update_side(
@@ -319,60 +338,69 @@ def _update_side(
 ) -> float:
     """One preconditioned step for every row of one side (other side fixed), in place.
 
-    Row blocks are independent (disjoint rows, fixed other side), so they run on the
-    worker threads of ``pool``; the result does not depend on scheduling. With
-    compute_loss, returns the observed-pair part of the objective at the NEW row values.
+    Both sides' ranking blocks are first rotated into the eigenbasis of the fixed side's
+    Gram matrix (an exact reparametrization). Row blocks are independent (disjoint rows,
+    fixed other side), so they run on the worker threads of ``pool``; the result does not
+    depend on scheduling. With compute_loss, returns the observed-pair part of the
+    objective at the NEW row values.
     """
     k = Y_rank.shape[1]
     ks = Y_star.shape[1]
     m = Y_rank.shape[0]
-    gram_eig = _rotate_to_gram_eigenbasis(X_rank, Y_rank)
+    width = k + ks + 1
+    gram_eig, Q = _gram_eigenbasis(Y_rank)
     gram_a = (alpha0 * gram_eig).astype(np.float32)
-    # gathered tables (contiguous: batched BLAS on strided views is 2x slower); sentinel row all zero
-    rank_table = np.vstack([Y_rank, np.zeros((1, k), np.float32)])
-    star_table = np.zeros((m + 1, ks + 1), np.float32)  # [star factors | 1 (bias column)]
-    star_table[:m, :ks] = Y_star
-    star_table[:m, ks] = 1.0
+    # one gathered table [ranking factors (rotated) | star factors | 1 (bias column)]; sentinel row all zero
+    table = np.zeros((m + 1, width), np.float32)
+    np.matmul(Y_rank, Q, out=table[:m, :k])
+    Y_rank[:] = table[:m, :k]
+    table[:m, k : k + ks] = Y_star
+    table[:m, k + ks] = 1.0
     bias_table = np.append(y_bias, np.float32(0))
-    # expected squared feature per column, for the Jacobi preconditioners
-    rank_sq = (gram_eig / max(m, 1)).astype(np.float32)
-    star_sq = np.append(np.einsum("ij,ij->j", Y_star, Y_star) / max(m, 1), 1.0).astype(np.float32)
+    mask2 = np.zeros((2, width), np.float32)  # row 0: ranking columns, row 1: star columns
+    mask2[0, :k] = 1.0
+    mask2[1, k:] = 1.0
+    # expected squared feature per column (for the Jacobi preconditioner)
+    col_sq = np.empty(width, np.float32)
+    col_sq[:k] = gram_eig / max(m, 1)
+    col_sq[k : k + ks] = np.einsum("ij,ij->j", Y_star, Y_star) / max(m, 1)
+    col_sq[k + ks] = 1.0
     nu = p.reg_exponent
+    steps = (int(p.cg_steps), int(p.star_cg_steps))
 
     def work(block):
         rows, cols, vals = block
-        G = np.take(rank_table, cols, axis=0)  # (B, L, k)
+        G = np.take(table, cols, axis=0)  # (B, L, width)
         present = (vals > 0).astype(np.float32)
         n_row = side.lengths[rows].astype(np.float32)
-        loss = 0.0
-        # --- ranking block (iALS): target 1 on observed pairs, Gram term diagonal in this basis
-        w = present if p.liked_weight == 0 else _liked_weights(vals, p.liked_weight) * present
-        lam = (p.regularization * (n_row + alpha0 * other_size) ** nu).astype(np.float32)
-        a_diag = gram_a[None, :] + lam[:, None]
-        pre = w.sum(axis=1)[:, None] * rank_sq[None, :] + a_diag
-        x_new, fit = _cg_step(
-            X_rank[rows], G, w, present, a_diag, pre, p.learning_rate, p.cg_steps
-        )
-        X_rank[rows] = x_new
-        if compute_loss:
-            e = fit - present
-            loss += float(np.einsum("bl,bl,bl->", w, e, e, dtype=np.float64))
-        # --- star block (explicit squared error, factors + bias jointly)
-        del G
-        G = np.take(star_table, cols, axis=0)  # (B, L, ks + 1)
-        t = (vals - mu - bias_table[cols]) * present
-        s_diag = np.empty((len(rows), ks + 1), np.float32)
-        s_diag[:, :ks] = (p.star_regularization * np.maximum(n_row, 1.0) ** p.star_reg_exponent)[:, None]
-        s_diag[:, ks] = p.bias_regularization
-        s_pre = n_row[:, None] * star_sq[None, :] + s_diag
-        x_old = np.concatenate([X_star[rows], x_bias[rows][:, None]], axis=1)
-        xs, fit = _cg_step(x_old, G, present, t, s_diag, s_pre, p.learning_rate, p.star_cg_steps)
-        X_star[rows] = xs[:, :ks]
-        x_bias[rows] = xs[:, ks]
-        if compute_loss:
-            e = (fit - t) * present
-            loss += float(np.einsum("bl,bl->", e, e, dtype=np.float64))
-        return loss
+        z_old = np.empty((len(rows), width), np.float32)
+        np.matmul(X_rank[rows], Q, out=z_old[:, :k])  # rotate the rows into the same basis
+        z_old[:, k : k + ks] = X_star[rows]
+        z_old[:, k + ks] = x_bias[rows]
+        target = np.empty((len(rows), cols.shape[1], 2), np.float32)
+        target[:, :, 0] = present  # ranking: 1 on observed pairs
+        target[:, :, 1] = (vals - mu - bias_table[cols]) * present  # star: rating minus the fixed biases
+        if p.liked_weight == 0:
+            w2, w_sum = None, n_row
+        else:
+            w2 = np.ones_like(target)
+            w2[:, :, 0] = _liked_weights(vals, p.liked_weight) * present
+            w_sum = w2[:, :, 0].sum(axis=1)
+        a_diag = np.empty((len(rows), width), np.float32)
+        a_diag[:, :k] = gram_a[None, :] + (p.regularization * (n_row + alpha0 * other_size) ** nu)[:, None]
+        a_diag[:, k : k + ks] = (p.star_regularization * np.maximum(n_row, 1.0) ** p.star_reg_exponent)[:, None]
+        a_diag[:, k + ks] = p.bias_regularization
+        pre = a_diag + (w_sum[:, None] * mask2[0] + n_row[:, None] * mask2[1]) * col_sq
+        z_new, fit = _cg_step(z_old, G, w2, target, a_diag, pre, mask2, steps, p.learning_rate)
+        X_rank[rows] = z_new[:, :k]
+        X_star[rows] = z_new[:, k : k + ks]
+        x_bias[rows] = z_new[:, k + ks]
+        if not compute_loss:
+            return 0.0
+        e = fit - target  # zero on padding (zero features, zero target)
+        if w2 is not None:
+            return float(np.einsum("blj,blj,blj->", w2, e, e, dtype=np.float64))
+        return float(np.einsum("blj,blj->", e, e, dtype=np.float64))
 
     if pool is None or len(side.blocks) == 1:
         losses = [work(b) for b in side.blocks]
