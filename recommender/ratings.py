@@ -1,9 +1,12 @@
 """Writing ratings: the one place that changes a rating and keeps each book's rating summary current."""
 
+from collections import defaultdict
+
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Case, Count, F, Max, OuterRef, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
 
 from catalog.models import BAYES_PRIOR_COUNT, BAYES_PRIOR_MEAN, Book
 
@@ -32,8 +35,8 @@ def _bump_ratings_version(rater_id):
         cache.set(key, 1, timeout=None)
 
 
-def _summary_delta(book_id, old_value, new_value):
-    """Apply one rating change to a book's summary in a single UPDATE (safe under concurrency)."""
+def _summary_changes(old_value, new_value):
+    """The UPDATE assignments that move a book's summary from one rating of it to another."""
     changes = {}
     count_delta = (new_value is not None) - (old_value is not None)
     if count_delta:
@@ -42,6 +45,12 @@ def _summary_delta(book_id, old_value, new_value):
         delta = (new_value == stars) - (old_value == stars)
         if delta:
             changes[f"ratings_{stars}"] = Greatest(F(f"ratings_{stars}") + delta, 0)
+    return changes
+
+
+def _summary_delta(book_id, old_value, new_value):
+    """Apply one rating change to a book's summary in a single UPDATE (safe under concurrency)."""
+    changes = _summary_changes(old_value, new_value)
     if changes:
         Book.objects.filter(pk=book_id).update(**changes)
         _refresh_averages(Book.objects.filter(pk=book_id))
@@ -93,6 +102,63 @@ def remove_rating(user, book):
     _summary_delta(book.pk, old_value, None)
     transaction.on_commit(lambda: _bump_ratings_version(rater.pk))
     return True
+
+
+def _batches(values, params_per_value=1):
+    """Split the values of an `__in` lookup so no query passes the database's limit on parameters."""
+    values = list(values)
+    limit = connection.features.max_query_params or 10_000  # None on PostgreSQL: keep statements moderate anyway
+    size = max(1, (limit - 50) // params_per_value)  # leave room for the query's other parameters
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+@transaction.atomic
+def set_ratings(user, stars_by_book):
+    """Rate many books at once for a site reader ({book_id: stars}), replacing earlier ratings.
+
+    The bulk form of set_rating, for imports. Queries don't grow with the number of books: new
+    ratings go in with bulk_create, changed ones with one UPDATE per star value, and each book's
+    summary moves by the same deltas set_rating applies, one UPDATE per kind of change (none→n or
+    m→n stars, at most 25), rather than by recounting the ratings table. The rater's ratings version
+    is bumped once, on commit. Returns the ids of the books whose rating was added or changed.
+    """
+    wanted = {}
+    for book_id, value in stars_by_book.items():
+        value = int(value)
+        if value not in VALID_VALUES:
+            raise ValueError("A rating is a whole number of stars from 1 to 5.")
+        wanted[int(book_id)] = value
+    if not wanted:
+        return set()
+    rater = rater_for(user)
+    current = {}
+    for batch in _batches(wanted):
+        # Locked as in set_rating, so the summary deltas start from the values they replace.
+        ratings = Rating.objects.select_for_update().filter(rater=rater, book_id__in=batch)
+        current.update(ratings.values_list("book_id", "value"))
+    # book id → (stars before or None, stars now), for the books whose rating this changes
+    changes = {book: (current.get(book), stars) for book, stars in wanted.items() if current.get(book) != stars}
+    if not changes:
+        return set()
+    Rating.objects.bulk_create(
+        [Rating(rater=rater, book_id=book_id, value=new) for book_id, (old, new) in changes.items() if old is None]
+    )
+    now = timezone.now()  # update() skips auto_now, and ratings_fingerprint reads `updated`
+    for stars in VALID_VALUES:
+        book_ids = [book_id for book_id, (old, new) in changes.items() if old is not None and new == stars]
+        for batch in _batches(book_ids):
+            Rating.objects.filter(rater=rater, book_id__in=batch).update(value=stars, updated=now)
+    by_change = defaultdict(list)
+    for book_id, change in changes.items():
+        by_change[change].append(book_id)
+    for (old, new), book_ids in by_change.items():
+        for batch in _batches(book_ids):
+            Book.objects.filter(pk__in=batch).update(**_summary_changes(old, new))
+    for batch in _batches(changes):
+        _refresh_averages(Book.objects.filter(pk__in=batch))
+    transaction.on_commit(lambda: _bump_ratings_version(rater.pk))
+    return set(changes)
 
 
 def user_ratings(user):

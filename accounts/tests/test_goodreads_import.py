@@ -5,12 +5,15 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.goodreads import normalize_title
 from accounts.models import GoodreadsImport, ImportedBook, ShelfEntry
 from accounts.tests.conftest import make_book
 from recommender.models import Rating
+from recommender.ratings import rater_for, ratings_version
 
 DATA = Path(__file__).parent / "data"
 URL = "/import/goodreads/"
@@ -207,26 +210,116 @@ def test_imports_are_rate_limited(reader_client, reader, catalog):
     assert GoodreadsImport.objects.filter(user=reader).count() == 10
 
 
-def test_failure_midway_writes_nothing(reader_client, reader, catalog, monkeypatch):
-    # The second rating write fails (say the database goes away): the first must be rolled back too.
+def test_failure_midway_writes_nothing(reader_client, reader, catalog, monkeypatch, django_capture_on_commit_callbacks):
+    # The ratings are written, then the next write fails (say the database goes away): they must be rolled back too.
     from accounts import goodreads
 
-    calls = []
+    def failing_set_ratings(user, stars_by_book):
+        original(user, stars_by_book)
+        raise RuntimeError("database went away")
 
-    def failing_set_rating(user, book, value):
-        calls.append(book)
-        if len(calls) == 2:
-            raise RuntimeError("database went away")
-        return original(user, book, value)
-
-    original = goodreads.set_rating
-    monkeypatch.setattr(goodreads, "set_rating", failing_set_rating)
+    original = goodreads.set_ratings
+    monkeypatch.setattr(goodreads, "set_ratings", failing_set_ratings)
     reader_client.raise_request_exception = False
-    response = upload(reader_client, "goodreads_library_export.csv")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = upload(reader_client, "goodreads_library_export.csv")
     assert response.status_code == 500
+    assert callbacks == []  # the ratings version bump went with the rollback
     assert nothing_written(reader)
     catalog["hobbit"].refresh_from_db()
-    assert catalog["hobbit"].ratings_count == 0
+    assert (catalog["hobbit"].ratings_count, catalog["hobbit"].ratings_5, catalog["hobbit"].average_rating) == (0, 0, 0)
+
+
+def stars(book):
+    book.refresh_from_db()
+    return book.ratings_count, [book.ratings_1, book.ratings_2, book.ratings_3, book.ratings_4, book.ratings_5]
+
+
+def test_reimport_bumps_the_ratings_version_once_and_keeps_summaries(
+    reader_client, reader, catalog, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(reader_client, "goodreads_library_export.csv")
+    version = ratings_version(rater_for(reader).pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(reader_client, "goodreads_later_export.csv")  # Hobbit 5 → 4, Dune 4 → 5, Neuromancer 3 → 5
+    assert version == 1
+    assert ratings_version(rater_for(reader).pk) == 2
+    assert stars(catalog["hobbit"]) == (1, [0, 0, 0, 1, 0])
+    assert stars(catalog["dune"]) == (1, [0, 0, 0, 0, 1])
+    assert stars(catalog["neuromancer"]) == (1, [0, 0, 0, 0, 1])
+    assert stars(catalog["wind"]) == (1, [0, 0, 0, 1, 0])  # not in the later export: left as it was
+    assert catalog["dune"].average_rating == 5.0
+
+
+def goodreads_export(rows):
+    """A minimal Goodreads export: (book id, title, author, ISBN-13, my rating, exclusive shelf) per row."""
+    lines = ["Book Id,Title,Author,ISBN,ISBN13,My Rating,Exclusive Shelf,Date Read"]
+    for book_id, title, author, isbn13, rating, shelf in rows:
+        lines.append(f'{book_id},"{title}",{author},"=""""","=""{isbn13}""",{rating},{shelf},2021/03/04')
+    return "\n".join(lines).encode()
+
+
+def test_query_count_does_not_grow_with_the_file(client, reader, other_reader, db):
+    # 120 books, matched a third each by Goodreads id, ISBN-13 and title and author; rated 1–5, or to-read.
+    # (Under 142, so that SQLite's batches of bulk_create still hold every ImportedBook in one INSERT.)
+    books = [
+        make_book(f"Book Number {n}", f"Writer Surname{n}", goodreads_book_id=700_000 + n, isbn13=f"978{n:010d}")
+        for n in range(120)
+    ]
+
+    def export(count):
+        rows = []
+        for n, book in enumerate(books[:count]):
+            rating, shelf = (0, "to-read") if n % 6 == 0 else (n % 6, "read")
+            if n % 3 == 0:
+                rows.append((700_000 + n, "Renamed", "Nobody", "", rating, shelf))
+            elif n % 3 == 1:
+                rows.append((1, "Renamed", "Nobody", book.isbn13, rating, shelf))
+            else:
+                rows.append((1, f"{book.title}.", f"Writer Surname{n}", "", rating, shelf))
+        return goodreads_export(rows)
+
+    def queries_for(user, count):
+        client.force_login(user)
+        with CaptureQueriesContext(connection) as queries:
+            assert upload(client, "export.csv", export(count)).status_code == 302
+        assert GoodreadsImport.objects.get(user=user).report["counts"] == {"imported": count * 5 // 6, "shelved": count // 6}
+        return len(queries)
+
+    assert queries_for(reader, 12) == queries_for(other_reader, 120)
+    assert Rating.objects.filter(rater__user=other_reader).count() == 100
+    assert ShelfEntry.objects.filter(user=other_reader).count() == 20
+    assert stars(books[1]) == (2, [2, 0, 0, 0, 0])  # rated by both readers
+    assert stars(books[119]) == (1, [0, 0, 0, 0, 1])
+
+
+def test_close_titles_match_and_enormous_cells_are_not_compared(reader_client, reader, catalog):
+    rows = [
+        ("1", "Neuromancr", "William Gibson", "", "4", "read"),  # a typo: 95% alike
+        ("2", "Rebeca", "Daphne du Maurier", "", "5", "read"),  # 92% alike
+        ("3", "Emm", "Jane Austen", "", "3", "read"),  # 86% like both Emmas: not close enough
+        ("4", "x" + " " * 100_000 + "y", "Jane Austen", "", "3", "read"),  # not even normalized
+    ]
+    assert upload(reader_client, "export.csv", goodreads_export(rows)).status_code == 302
+    assert my_ratings(reader) == {"Neuromancer": 4, "Rebecca": 5}
+    assert GoodreadsImport.objects.get(user=reader).report["counts"]["not_in_catalog"] == 2
+
+
+def test_numbers_are_ascii_digits_only(reader_client, reader, catalog):
+    rows = [
+        ("5907", "The Hobbit", "J.R.R. Tolkien", "", "²", "read"),  # str.isdigit() says yes, int() says no
+        ("99990001", "Dune", "Frank Herbert", "9780441172719", "٤", "read"),  # int() reads it as 4
+        ("9" * 40, "Neuromancer", "William Gibson", "", "3", "read"),  # too big for the Goodreads id column
+        ("²", "Emma", "Jane Austen", "", "9" * 5000, "read"),  # past int()'s digit limit
+        ("19288043", "Gone Girl", "Gillian Flynn", "", "05", "read"),
+    ]
+    response = upload(reader_client, "export.csv", goodreads_export(rows).replace(b"2021/03/04", "٢٠٢١/٠٣/٠٤".encode()))
+    assert response.status_code == 302
+    assert my_ratings(reader) == {"Neuromancer": 3, "Gone Girl": 5}
+    assert GoodreadsImport.objects.get(user=reader).report["counts"]["bad_rating"] == 3
+    assert ImportedBook.objects.get(user=reader, book=catalog["neuromancer"]).goodreads_book_id is None
+    assert ImportedBook.objects.get(user=reader, book=catalog["gone"]).date_read is None
 
 
 @pytest.mark.parametrize(

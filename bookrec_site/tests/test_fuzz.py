@@ -391,12 +391,6 @@ def test_goodreads_export_of_a_big_library_imports(small_catalog, reader, signed
     assert Rating.objects.get(rater__user=reader).book.title == "The Hobbit"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (accounts/goodreads.py match_rows/_match_by_title): every row not matched by Goodreads id or ISBN costs "
-    "one or two queries (a title__icontains scan, plus an author prefetch when it finds candidates), so the work grows with the file: a 4.5 MB "
-    "export of 62,000 rows took 95 s on SQLite with a 5-book catalog, far past gunicorn's 30 s timeout, and the "
-    "5 MB limit lets any reader do this 10 times an hour."
-))
 def test_goodreads_import_query_count_does_not_grow_with_the_file(small_catalog, reader, signed_in,
                                                                   django_assert_max_num_queries):
     rows = [(str(10_000_000 + n), f"Unknown Book {n}", f"Nobody {n}", "3", "read") for n in range(1_000)]

@@ -2,7 +2,14 @@ import pytest
 
 from catalog.models import Book
 from recommender.models import Rater, Rating
-from recommender.ratings import ratings_fingerprint, refresh_rating_summaries, remove_rating, set_rating
+from recommender.ratings import (
+    ratings_fingerprint,
+    ratings_version,
+    refresh_rating_summaries,
+    remove_rating,
+    set_rating,
+    set_ratings,
+)
 
 
 @pytest.fixture
@@ -59,3 +66,51 @@ def test_fingerprint_changes_on_add_change_and_delete(book, reader, other_reader
     two = ratings_fingerprint()
     remove_rating(reader, book)
     assert ratings_fingerprint() not in {one, two}
+
+
+def test_set_ratings_adds_changes_and_keeps_summaries_as_set_rating_would(
+    book, reader, other_reader, django_capture_on_commit_callbacks
+):
+    others = [Book.objects.create(title=f"Book {n}") for n in range(4)]
+    set_rating(other_reader, book, 2)
+    set_rating(reader, others[0], 1)
+    set_rating(reader, others[1], 4)
+    with django_capture_on_commit_callbacks(execute=True):
+        changed = set_ratings(reader, {book.pk: 5, others[0].pk: 3, others[1].pk: 4, others[2].pk: 3})
+    assert changed == {book.pk, others[0].pk, others[2].pk}  # others[1] already had 4 stars
+    assert summary(book) == (2, [0, 1, 0, 0, 1], 3.5)
+    assert summary(others[0]) == (1, [0, 0, 1, 0, 0], 3.0)
+    assert summary(others[1]) == (1, [0, 0, 0, 1, 0], 4.0)
+    assert summary(others[2]) == (1, [0, 0, 1, 0, 0], 3.0)
+    assert summary(others[3]) == (0, [0, 0, 0, 0, 0], 0.0)
+    assert ratings_version(reader.rater.pk) == 1  # once for the whole batch
+    # The deltas agree with a recount from the ratings table.
+    before = [summary(b) for b in [book, *others]]
+    refresh_rating_summaries()
+    assert [summary(b) for b in [book, *others]] == before
+
+
+def test_set_ratings_changes_updated_so_the_fingerprint_moves(book, reader):
+    set_ratings(reader, {book.pk: 3})
+    first = ratings_fingerprint()
+    Rating.objects.update(updated=Rating.objects.get().updated.replace(year=2000))
+    stale = ratings_fingerprint()
+    set_ratings(reader, {book.pk: 4})
+    assert first != stale != ratings_fingerprint()
+    assert Rating.objects.get().updated.year != 2000
+
+
+def test_set_ratings_with_nothing_new_writes_nothing(book, reader, django_assert_max_num_queries):
+    set_rating(reader, book, 4)
+    assert set_ratings(reader, {}) == set()
+    with django_assert_max_num_queries(4) as queries:  # savepoint, the rater, its ratings of these books, release
+        assert set_ratings(reader, {book.pk: 4}) == set()
+    assert not [q for q in queries.captured_queries if q["sql"].split()[0] in {"INSERT", "UPDATE", "DELETE"}]
+
+
+@pytest.mark.parametrize("bad", [0, 6, -1])
+def test_set_ratings_rejects_out_of_range_values_and_writes_none(book, reader, bad):
+    other = Book.objects.create(title="Other")
+    with pytest.raises(ValueError):
+        set_ratings(reader, {other.pk: 4, book.pk: bad})
+    assert not Rating.objects.exists()
