@@ -46,13 +46,6 @@ any_text = st.one_of(
 )
 
 
-@pytest.fixture(autouse=True)
-def clean_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
 def small_catalog(db):
     fantasy = Genre.objects.create(name="Fantasy", slug="fantasy")
