@@ -231,7 +231,8 @@ def read_rows(path, required, problems):
                     continue
                 yield line, values
         except csv.Error as error:
-            problems.add(name, reader.line_num, f"unreadable CSV: {error}; the rest of the file was skipped")
+            # The parser cannot tell where the next row starts: importing the rows before it would be half a file.
+            raise GoodbooksFormatError(f"{name} line {reader.line_num}: unreadable CSV ({error}); nothing was imported.") from error
 
 
 def parse_id(value):

@@ -163,3 +163,18 @@ def test_real_books_csv_imports_all_ten_thousand_books(tmp_path):
     hunger = Book.objects.get(goodreads_book_id=2767052)
     assert hunger.series == "The Hunger Games" and hunger.isbn13 == "9780439023481"
     assert not Book.objects.filter(cover_url__contains="nophoto").exists()
+
+
+@pytest.mark.django_db
+def test_unreadable_csv_midway_stops_the_whole_import(tmp_path):
+    # A stray quote makes the rest of ratings.csv one endless field: importing the rows before it
+    # would be half a file, so the import stops and writes nothing.
+    folder = tmp_path / "stray-quote"
+    folder.mkdir()
+    (folder / "books.csv").write_text((DATA / "good" / "books.csv").read_text())
+    rows = ["user_id,book_id,rating"] + [f"{n},1,4" for n in range(1, 5)] + ['5,1,"4'] + [f"{n},2,3" for n in range(6, 60_000)]
+    (folder / "ratings.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(CommandError, match="ratings.csv line .*unreadable CSV"):
+        run_import(folder)
+    assert not Book.objects.exists()
+    assert not Rating.objects.exists()

@@ -20,11 +20,15 @@ class Command(BaseCommand):
         parser.add_argument("--skip-ratings", action="store_true", help="Import the catalog only, not ratings.csv.")
 
     def handle(self, directory, dry_run=False, skip_ratings=False, **options):
-        started = time.monotonic()
         try:
-            files = goodbooks.check_files(Path(directory), with_ratings=not skip_ratings)
+            self.import_directory(directory, dry_run, skip_ratings)
         except goodbooks.GoodbooksFormatError as error:
+            # Raised before writing, or inside the transaction, which it then rolls back.
             raise CommandError(str(error)) from error
+
+    def import_directory(self, directory, dry_run, skip_ratings):
+        started = time.monotonic()
+        files = goodbooks.check_files(Path(directory), with_ratings=not skip_ratings)
         self.stdout.write(f"Reading {', '.join(files)} from {directory}" + (" (dry run: nothing is written)" if dry_run else ""))
         problems = goodbooks.Problems()
 
