@@ -36,7 +36,7 @@ def page_size(request):
 
 @cache_for_anonymous
 def home(request):
-    most_read = Book.objects.with_list_data()[:12]
+    most_read = Book.objects.recommendable().with_list_data()[:12]
     top_rated = recommender_api.popular_books(limit=12)
     picks = recommender_api.recommendations_for(request.user, limit=12) if request.user.is_authenticated else []
     return render(request, "catalog/home.html", {"most_read": most_read, "top_rated": top_rated, "picks": picks})
@@ -106,7 +106,7 @@ def search(request):
         if not ids:
             context["alternatives"] = book_search.alternatives(query)
     if not query or not context.get("page") or not context["page"].paginator.count:
-        context["popular"] = Book.objects.with_list_data()[:12]
+        context["popular"] = Book.objects.recommendable().with_list_data()[:12]
     return render(request, "catalog/search.html", context)
 
 

@@ -100,6 +100,9 @@ def test_hidden_books_stay_browsable_but_leave_top_rated(client, catalog):
     Book.objects.filter(pk=lotr.pk).update(bayesian_rating=4.9, hidden_from_recommendations=True)
     response = client.get("/")
     assert lotr.title not in [pick.book.title for pick in response.context["top_rated"]]
+    assert lotr not in list(response.context["most_read"])
+    no_results = client.get("/search/", {"q": "zzzzqqq"})
+    assert lotr not in list(no_results.context["popular"])
     assert client.get(f"/books/{lotr.pk}/").status_code == 200
 
 
