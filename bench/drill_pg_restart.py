@@ -119,7 +119,7 @@ def main():
                     "DEBUG": "0", "SECRET_KEY": "drill-" + "d" * 50, "ALLOWED_HOSTS": "127.0.0.1",
                     "CONN_MAX_AGE": "60", "DJANGO_SETTINGS_MODULE": "bookrec_site.settings"})
         for command in (["migrate", "--noinput", "-v0"], ["collectstatic", "--noinput", "-v0"],
-                        ["load_demo", "--readers", "60"], ["retrain", "--epochs", "4", "--factors", "8"]):
+                        ["load_demo", "--readers", "60", "--allow-demo-logins"], ["retrain", "--epochs", "4", "--factors", "8"]):
             subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True)
         port = free_port()
         server = subprocess.Popen([sys.executable, "-m", "gunicorn", "bookrec_site.wsgi", "--workers", str(args.workers),

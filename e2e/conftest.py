@@ -18,7 +18,7 @@ def demo_site(live_server):
     """The demo catalog with 60 demo readers and an active model; returns the live server's URL."""
     cache.clear()
     serving.forget_model()
-    call_command("load_demo", "--readers", "60", stdout=io.StringIO())
+    call_command("load_demo", "--readers", "60", "--allow-demo-logins", stdout=io.StringIO())
     call_command("retrain", *TRAINING, stdout=io.StringIO())
     yield live_server.url
     serving.forget_model()

@@ -125,7 +125,7 @@ def seeded_sqlite(tmp_path_factory):
     """A migrated SQLite file with the demo catalog, 60 demo readers and an active model (built once)."""
     path = tmp_path_factory.mktemp("drill") / "seed.sqlite3"
     env = subprocess_env(f"sqlite:///{path}")
-    for args in (["migrate", "--noinput"], ["load_demo", "--readers", "60"], QUICK_RETRAIN):
+    for args in (["migrate", "--noinput"], ["load_demo", "--readers", "60", "--allow-demo-logins"], QUICK_RETRAIN):
         code, output = manage(env, *args)
         assert code == 0, output
     return path
@@ -139,7 +139,7 @@ def drill_env(request, tmp_path, transactional_db):
         s = connection.settings_dict
         credentials = quote(s["USER"]) + (":" + quote(s["PASSWORD"]) if s["PASSWORD"] else "")
         env = subprocess_env(f"postgres://{credentials}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}")
-        for args in (["load_demo", "--readers", "60"], QUICK_RETRAIN):
+        for args in (["load_demo", "--readers", "60", "--allow-demo-logins"], QUICK_RETRAIN):
             code, output = manage(env, *args)
             assert code == 0, output
         return env

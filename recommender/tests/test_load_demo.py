@@ -29,7 +29,7 @@ REVIEWED_YEARS = {
 
 def load(readers=SMALL, *args):
     out = io.StringIO()
-    call_command("load_demo", f"--readers={readers}", *args, stdout=out)
+    call_command("load_demo", f"--readers={readers}", "--allow-demo-logins", *args, stdout=out)
     return out.getvalue()
 
 
@@ -243,5 +243,13 @@ def test_dry_run_writes_nothing(db, demo_books):
 @pytest.mark.parametrize("bad", ["0", "-3", "abc", "1.5", str(demo.MAX_READERS + 1)])
 def test_bad_reader_count_is_a_command_error(db, bad):
     with pytest.raises(CommandError, match="readers"):
-        call_command("load_demo", f"--readers={bad}", stdout=io.StringIO())
+        call_command("load_demo", f"--readers={bad}", "--allow-demo-logins", stdout=io.StringIO())
     assert Book.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_refuses_to_create_published_logins_on_a_production_site():
+    # The suite runs with DEBUG off, as production does.
+    with pytest.raises(CommandError, match="DEBUG=1"):
+        call_command("load_demo", "--readers=5", stdout=io.StringIO())
+    assert not User.objects.filter(email="staff@bookrec.example").exists()

@@ -1,5 +1,6 @@
 """`manage.py load_demo`: the catalog, readers, ratings and logins that `make run` shows a newcomer."""
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from recommender.demo import DEFAULT_READERS, MAX_READERS, DemoDataError, load_demo
@@ -17,8 +18,17 @@ class Command(BaseCommand):
             help=f"How many simulated demo readers to create (default {DEFAULT_READERS}).",
         )  # fmt: skip
         parser.add_argument("--dry-run", action="store_true", help="Load everything, report, then roll back.")
+        parser.add_argument(
+            "--allow-demo-logins", action="store_true",
+            help="Load even with DEBUG off. The demo and staff logins have published passwords: never on a public site.",
+        )  # fmt: skip
 
-    def handle(self, *args, readers, dry_run, **options):
+    def handle(self, *args, readers, dry_run, allow_demo_logins, **options):
+        if not settings.DEBUG and not allow_demo_logins:
+            raise CommandError(
+                "load_demo creates a staff login whose password is in the README; it runs only with DEBUG=1 "
+                "(or --allow-demo-logins on a private machine)."
+            )
         if isinstance(readers, bool) or not isinstance(readers, int) or not 1 <= readers <= MAX_READERS:
             raise CommandError(f"--readers must be a whole number from 1 to {MAX_READERS}, not {readers!r}.")
         try:
