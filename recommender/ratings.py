@@ -3,7 +3,7 @@
 from collections import defaultdict
 
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Count, F, Max, OuterRef, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -16,10 +16,21 @@ VALID_VALUES = range(1, 6)
 
 
 def rater_for(user, *, create=True):
-    """The Rater row of a site reader (created on their first rating)."""
-    if create:
-        return Rater.objects.get_or_create(user=user)[0]
-    return Rater.objects.filter(user=user).first()
+    """The Rater row of a site reader (created on their first rating), locked until the transaction ends.
+
+    Every rating write of a reader locks their Rater first, so two writes of one reader (a double
+    click, an import next to a site rating) run one after the other. Locking the Rating instead
+    would lock nothing on a first rating, and both writers would INSERT it. Call inside atomic().
+    """
+    rater = Rater.objects.select_for_update().filter(user=user).first()
+    if rater is not None or not create:
+        return rater
+    try:
+        with transaction.atomic():  # a savepoint: a concurrent first write may create the row first
+            Rater.objects.create(user=user)
+    except IntegrityError:
+        pass
+    return Rater.objects.select_for_update().get(user=user)
 
 
 def ratings_version(rater_id):
@@ -134,7 +145,8 @@ def set_ratings(user, stars_by_book):
     rater = rater_for(user)
     current = {}
     for batch in _batches(wanted):
-        # Locked as in set_rating, so the summary deltas start from the values they replace.
+        # Locked as in set_rating (against the admin and merges, which don't take the rater's lock),
+        # so the summary deltas start from the values they replace.
         ratings = Rating.objects.select_for_update().filter(rater=rater, book_id__in=batch)
         current.update(ratings.values_list("book_id", "value"))
     # book id → (stars before or None, stars now), for the books whose rating this changes

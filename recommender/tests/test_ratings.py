@@ -1,4 +1,10 @@
+import threading
+import time
+
 import pytest
+from django.db import connection, transaction
+from django.test import Client
+from django.urls import reverse
 
 from catalog.models import Book
 from recommender.models import Rater, Rating
@@ -114,3 +120,62 @@ def test_set_ratings_rejects_out_of_range_values_and_writes_none(book, reader, b
     with pytest.raises(ValueError):
         set_ratings(reader, {other.pk: 4, book.pk: bad})
     assert not Rating.objects.exists()
+
+
+def _wait_until_a_session_waits_on_a_lock(timeout=10):
+    """Block until another session of this test database is waiting for a lock (PostgreSQL)."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return True
+            time.sleep(0.02)
+    return False
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("first_writer", ["set_rating", "set_ratings"])
+@pytest.mark.parametrize("has_rater", [False, True], ids=["new-reader", "known-reader"])
+def test_a_second_first_rating_during_the_first_waits_and_replaces_it(book, reader, first_writer, has_rater):
+    """A double click (or an import running next to a site rating): the second write waits, then updates."""
+    if has_rater:
+        set_rating(reader, Book.objects.create(title="Read before"), 3)
+    client = Client()
+    client.force_login(reader)
+    first_done, release, statuses = threading.Event(), threading.Event(), []
+
+    def first():  # the first click's transaction, held open until the second click is waiting
+        try:
+            with transaction.atomic():
+                if first_writer == "set_rating":
+                    set_rating(reader, book, 4)
+                else:
+                    set_ratings(reader, {book.pk: 4})
+                first_done.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def second():
+        try:
+            first_done.wait(10)
+            statuses.append(client.post(reverse("accounts:rate", args=[book.pk]), {"value": "5"}).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    waited = first_done.wait(10) and _wait_until_a_session_waits_on_a_lock()
+    release.set()
+    for thread in threads:
+        thread.join(20)
+    assert waited, "the second rating never waited for the first"
+    assert statuses == [302]
+    assert list(Rating.objects.filter(rater__user=reader, book=book).values_list("value", flat=True)) == [5]
+    assert Rater.objects.filter(user=reader).count() == 1
+    assert summary(book) == (1, [0, 0, 0, 0, 1], 5.0)
