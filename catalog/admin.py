@@ -154,6 +154,12 @@ class AuthorAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(book_count=Count("bookauthor"))
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "name" in form.changed_data:
+            # Search finds books by their authors' names: a corrected name must be findable at once.
+            Book.objects.filter(bookauthor__author=obj).rebuild_search_text()
+
     @admin.display(description="Books", ordering="book_count")
     def book_count(self, author):
         return author.book_count

@@ -119,3 +119,14 @@ def test_author_and_genre_admin_show_book_counts(staff_client, catalog, django_a
     assert staff_client.get("/admin/autocomplete/", {"app_label": "catalog", "model_name": "book",
                                                      "field_name": "genres", "term": "fan"}).status_code == 200
     assert Author.objects.count() == 8
+
+
+def test_renaming_an_author_makes_the_new_name_searchable(staff_client, make_book):
+    book = make_book("One Hundred Years of Solitude", authors=("Gabriel Garcia Marquez",))
+    author = book.authors.get()
+    response = staff_client.post(
+        f"/admin/catalog/author/{author.pk}/change/", {"name": "Gabriel García Márquez Zeta", "slug": author.slug}
+    )
+    assert response.status_code == 302
+    book.refresh_from_db()
+    assert "zeta" in book.search_text.split()
