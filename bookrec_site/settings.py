@@ -214,5 +214,6 @@ LOGGING = {
 }
 
 # Recommender knobs that operators may want to change without a deploy.
-RECOMMENDER_FOLD_IN_MIN_RATINGS = 1
+# Without a shared cache (REDIS_URL) each worker checks the database this often for a newly activated model.
+RECOMMENDER_MODEL_CHECK_SECONDS = int(os.environ.get("RECOMMENDER_MODEL_CHECK_SECONDS", "5"))
 ONBOARDING_MIN_RATINGS = int(os.environ.get("ONBOARDING_MIN_RATINGS", "5"))

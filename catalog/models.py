@@ -149,6 +149,8 @@ class Book(models.Model):
             models.Index(fields=["-bayesian_rating", "id"], name="book_bayesian_idx"),
             models.Index(fields=["-publication_year", "id"], name="book_year_idx"),
             models.Index(fields=["title"], name="book_title_idx"),
+            # Serving excludes hidden books on every page: a small partial index finds the few there are.
+            models.Index(fields=["id"], condition=models.Q(hidden_from_recommendations=True), name="book_hidden_idx"),
             # Goodreads CSV import matches by ISBN.
             models.Index(fields=["isbn13"], name="book_isbn13_idx"),
             models.Index(fields=["isbn10"], name="book_isbn10_idx"),

@@ -11,12 +11,13 @@ PRODUCTION_ENV = {
     "DEBUG": "0",
     "SECRET_KEY": "x" * 60 + "production-like-secret-for-check-deploy",
     "ALLOWED_HOSTS": "bookrec.example.com",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
     "DJANGO_SETTINGS_MODULE": "bookrec_site.settings",
 }
 
 
 def run_manage(*args, env):
-    full_env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "SECURE_SSL_REDIRECT",
+    full_env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "SECURE_SSL_REDIRECT", "REDIS_URL",
                                                          # set by the browser fixture for this process only
                                                          "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     full_env.update(env)
@@ -76,6 +77,13 @@ def test_check_deploy_is_clean_under_production_variables():
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_without_a_shared_cache():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "REDIS_URL"}
+    result = run_manage("check", "--deploy", env=env)
+    assert "bookrec.W001" in result.stderr + result.stdout
+    assert "REDIS_URL" in result.stderr + result.stdout
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
