@@ -52,9 +52,12 @@ def test_no_result_suggests_alternatives_and_popular_books(client, catalog):
 def test_near_miss_offers_did_you_mean(client, catalog):
     response = client.get("/search/", {"q": "harrry pottter zzqqxx wwvvkk"})
     html = response.content.decode()
+    # Either the loose query still finds the book first, or the page offers it as an alternative.
     if response.context["page"].paginator.count == 0:
         assert "Did you mean" in html
-    assert "Harry Potter" in html
+        assert any("Harry Potter" in book.title for book in response.context["alternatives"])
+    else:
+        assert "Harry Potter" in response.context["page"].object_list[0].title
 
 
 def test_search_paginates(client, make_book):
