@@ -37,6 +37,11 @@ from .ratings import ratings_fingerprint
 
 # pg_try_advisory_lock key: any constant shared by every retrain ("bookrec" in ASCII).
 ADVISORY_LOCK_KEY = 0x626F6F6B726563
+# pg_advisory_xact_lock key taken by every activation (retrain and admin rollback), so two of them
+# never both "deactivate all, activate one" at once and trip modelrun_one_active. Distinct from
+# ADVISORY_LOCK_KEY, which a retrain holds for its whole run. SQLite's IMMEDIATE transactions
+# already serialise writers.
+ACTIVATION_LOCK_KEY = 0x626F6F6B726563 + 1
 # Cache key that serving watches to swap models without waiting for its periodic check.
 ACTIVE_RUN_CACHE_KEY = "recommender:active-run"
 # Runs (besides the active one) whose arrays are kept for rollback from the admin.
@@ -437,6 +442,7 @@ class Retrain:
                 run.status = ModelRun.Status.REJECTED
                 run.note = f"Not activated: {rejection} (run #{active.pk}). Use --force to activate anyway."
             else:
+                lock_activation()
                 ModelRun.objects.filter(is_active=True).update(is_active=False)
                 run.status = ModelRun.Status.SUCCEEDED
                 run.is_active = True
@@ -471,6 +477,13 @@ class Retrain:
         ModelRun.objects.filter(pk=self.run_row.pk).update(**fields)
 
 
+def lock_activation():
+    """Wait for any other activation to commit; held until this transaction ends. Call inside atomic()."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ACTIVATION_LOCK_KEY])
+
+
 def announce_active_run(run_id):
     """Tell every worker sharing the cache that a new run is active (they also poll the database)."""
     cache.set(ACTIVE_RUN_CACHE_KEY, run_id, timeout=None)
@@ -483,6 +496,7 @@ def activate_run(run):
         raise RetrainError(f"Run #{run.pk} did not finish training; it cannot be activated.")
     if not ModelArtifact.objects.filter(run=run).exists():
         raise RetrainError(f"The arrays of run #{run.pk} were pruned; it cannot be activated.")
+    lock_activation()
     ModelRun.objects.filter(is_active=True).exclude(pk=run.pk).update(is_active=False)
     ModelRun.objects.filter(pk=run.pk).update(
         is_active=True, status=ModelRun.Status.SUCCEEDED, note=f"Activated by hand at {timezone.now():%Y-%m-%d %H:%M}."

@@ -2,11 +2,13 @@
 
 import io
 import random
+import time
 from dataclasses import dataclass
 
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connection
 
 from catalog.models import Book, Genre
 from recommender import serving
@@ -74,3 +76,17 @@ def trained(taste_catalog):
     """The taste catalog with an active model trained on it."""
     call_command("retrain", *FAST_TRAINING, stdout=io.StringIO())
     return taste_catalog
+
+
+def wait_until_a_session_waits_on_a_lock(timeout=10):
+    """Block until another session of this test database is waiting for a lock (PostgreSQL)."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return True
+            time.sleep(0.02)
+    return False

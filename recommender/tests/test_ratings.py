@@ -1,5 +1,4 @@
 import threading
-import time
 
 import pytest
 from django.db import connection, transaction
@@ -16,6 +15,8 @@ from recommender.ratings import (
     set_rating,
     set_ratings,
 )
+
+from .conftest import wait_until_a_session_waits_on_a_lock
 
 
 @pytest.fixture
@@ -122,20 +123,6 @@ def test_set_ratings_rejects_out_of_range_values_and_writes_none(book, reader, b
     assert not Rating.objects.exists()
 
 
-def _wait_until_a_session_waits_on_a_lock(timeout=10):
-    """Block until another session of this test database is waiting for a lock (PostgreSQL)."""
-    deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0]:
-                return True
-            time.sleep(0.02)
-    return False
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("first_writer", ["set_rating", "set_ratings"])
@@ -170,7 +157,7 @@ def test_a_second_first_rating_during_the_first_waits_and_replaces_it(book, read
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
     for thread in threads:
         thread.start()
-    waited = first_done.wait(10) and _wait_until_a_session_waits_on_a_lock()
+    waited = first_done.wait(10) and wait_until_a_session_waits_on_a_lock()
     release.set()
     for thread in threads:
         thread.join(20)

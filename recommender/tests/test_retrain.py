@@ -2,11 +2,12 @@
 
 import io
 import os
+import threading
 
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connections
+from django.db import connection, connections, transaction
 
 from catalog.models import Book
 from recommender import factorization, training
@@ -14,7 +15,7 @@ from recommender.artifacts import unpack
 from recommender.models import ModelArtifact, ModelRun, Rater, Rating
 from recommender.training import ADVISORY_LOCK_KEY, Retrain, RetrainLock, load_ratings, split_validation
 
-from .conftest import FAST_TRAINING
+from .conftest import FAST_TRAINING, wait_until_a_session_waits_on_a_lock
 
 
 def retrain(*args):
@@ -256,3 +257,54 @@ def test_no_early_stopping_trains_every_epoch(taste_catalog):
     retrain("--epochs", "9", "--no-early-stopping")
     run = ModelRun.objects.get()
     assert len(run.epochs) == 9 and run.parameters["early_stopping"] is False
+
+
+def test_a_rollback_during_a_retrain_leaves_exactly_one_active_run(trained, monkeypatch):
+    first = ModelRun.objects.get()
+    retrain("--force")
+    measure = training.validation_metrics
+
+    def rollback_then_measure(*args, **kwargs):  # staff roll back while the new model trains
+        training.activate_run(first)
+        assert ModelRun.objects.get(is_active=True) == first
+        return measure(*args, **kwargs)
+
+    monkeypatch.setattr(training, "validation_metrics", rollback_then_measure)
+    output = retrain("--force")
+    newest = ModelRun.objects.order_by("-pk").first()
+    assert f"Run #{newest.pk} is now active" in output
+    assert list(ModelRun.objects.filter(is_active=True)) == [newest]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_second_activation_waits_for_the_first_instead_of_failing():
+    """With no run active, row locks would lock nothing: both activations would set is_active at once."""
+    first, second = (ModelRun.objects.create(status=ModelRun.Status.SUCCEEDED) for _ in range(2))
+    for run in (first, second):
+        ModelArtifact.objects.create(run=run, data=b"arrays", size_bytes=6)
+    first_done, release, errors = threading.Event(), threading.Event(), []
+
+    def activate(run, hold):
+        try:
+            with transaction.atomic():
+                training.activate_run(run)
+                if hold:
+                    first_done.set()
+                    release.wait(10)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=activate, args=(first, True))]
+    threads[0].start()
+    assert first_done.wait(10)
+    threads.append(threading.Thread(target=activate, args=(second, False)))
+    threads[1].start()
+    waited = wait_until_a_session_waits_on_a_lock()
+    release.set()
+    for thread in threads:
+        thread.join(20)
+    assert waited and errors == []
+    assert list(ModelRun.objects.filter(is_active=True)) == [second]
