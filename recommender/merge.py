@@ -7,6 +7,7 @@ catalog admin's merge action imports it lazily.
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import ShelfEntry
 from catalog.models import Book
@@ -56,8 +57,9 @@ def merge_books(keep, duplicates):
             losers.append(rating_id)
     Rating.objects.filter(pk__in=losers).delete()
     to_move = [rating_id for _, rating_id, book_id in winners.values() if book_id != keep.pk]
-    # update() leaves `updated` alone: moving a rating isn't the reader changing it.
-    Rating.objects.filter(pk__in=to_move).update(book_id=keep.pk)
+    # A moved rating counts as changed: retrain's fingerprint moves, and serving folds its reader in
+    # again rather than reusing a trained vector that knows the rating under the deleted book.
+    Rating.objects.filter(pk__in=to_move).update(book_id=keep.pk, updated=timezone.now())
     result.ratings_dropped, result.ratings_moved = len(losers), len(to_move)
 
     shelf_winners, shelf_losers = {}, []

@@ -236,8 +236,9 @@ def ratings_fingerprint():
     """A value that changes whenever any rating is added, changed or deleted.
 
     Count and latest update catch additions and changes; the id sum catches a deletion paired with an
-    addition. Retrain compares it with the active run's to skip when nothing changed.
+    addition; the book id sum catches a rating moved to another book (merging duplicates). Retrain
+    compares it with the active run's to skip when nothing changed.
     """
-    row = Rating.objects.aggregate(n=Count("id"), latest=Max("updated"), ids=Sum("id"))
+    row = Rating.objects.aggregate(n=Count("id"), latest=Max("updated"), ids=Sum("id"), books=Sum("book_id"))
     latest = row["latest"].isoformat() if row["latest"] else None
-    return f"{row['n']}:{latest}:{row['ids'] or 0}"
+    return f"{row['n']}:{latest}:{row['ids'] or 0}:{row['books'] or 0}"

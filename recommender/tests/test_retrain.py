@@ -12,6 +12,7 @@ from django.db import connection, connections, transaction
 from catalog.models import Book
 from recommender import factorization, training
 from recommender.artifacts import unpack
+from recommender.merge import merge_books
 from recommender.models import ModelArtifact, ModelRun, Rater, Rating
 from recommender.training import ADVISORY_LOCK_KEY, Retrain, RetrainLock, load_ratings, split_validation
 
@@ -308,3 +309,23 @@ def test_a_second_activation_waits_for_the_first_instead_of_failing():
         thread.join(20)
     assert waited and errors == []
     assert list(ModelRun.objects.filter(is_active=True)) == [second]
+
+
+def test_merging_duplicate_books_makes_retrain_train_again(taste_catalog):
+    kept = taste_catalog.fantasy[0]
+    duplicate = Book.objects.create(title=f"{kept.title} (duplicate)")
+    # Only readers who never rated the kept book rated the duplicate, so every rating moves and none is dropped.
+    raters = Rater.objects.exclude(ratings__book=kept)[:3]
+    moved = Rating.objects.bulk_create([Rating(rater=rater, book=duplicate, value=5) for rater in raters])
+    retrain()
+    before = ModelRun.objects.get()
+    assert duplicate.pk in unpack(ModelArtifact.objects.get(run=before).data).book_ids
+
+    result = merge_books(kept, [duplicate])
+    assert (result.ratings_moved, result.ratings_dropped) == (3, 0)
+    assert all(rating.updated >= before.started for rating in Rating.objects.filter(pk__in=[r.pk for r in moved]))
+    output = retrain()
+    assert "No rating changed" not in output
+    after = ModelRun.objects.get(is_active=True)
+    assert after != before
+    assert duplicate.pk not in unpack(ModelArtifact.objects.get(run=after).data).book_ids
