@@ -98,11 +98,20 @@ def active_model() -> LoadedModel | None:
 
 
 def _load(run_id, started):
+    """The run's model, or None (logged) when it has no arrays or they can't be read.
+
+    On None the caller keeps serving the model it had, or popular books, and tries again at the
+    next check: one unreadable artifact must not turn every recommendation page into a 500.
+    """
     data = ModelArtifact.objects.filter(run_id=run_id).values_list("data", flat=True).first()
     if data is None:
         log.error("Active run %s has no stored arrays; serving popular books", run_id)
         return None
-    stored = unpack(data)
+    try:
+        stored = unpack(data)
+    except Exception:
+        log.exception("The stored arrays of active run %s cannot be read; keeping the model already loaded", run_id)
+        return None
     log.info("Loaded model of run %s (%d raters, %d books)", run_id, len(stored.rater_ids), len(stored.book_ids))
     return LoadedModel(
         run_id=run_id,

@@ -4,10 +4,11 @@ import io
 
 import numpy as np
 from django.core.management import call_command
+from django.urls import reverse
 
 from catalog.models import Book
 from recommender import api, factorization, serving
-from recommender.models import ModelRun, Rater, Rating
+from recommender.models import ModelArtifact, ModelRun, Rater, Rating
 from recommender.ratings import set_rating
 from recommender.training import activate_run
 
@@ -172,3 +173,28 @@ def test_a_deleted_book_drops_out_of_served_lists(trained, reader):
     Rating.objects.filter(book=top).delete()
     top.delete()
     assert top.pk not in [pick.book.pk for pick in api.recommendations_for(reader, limit=10)]
+
+
+def corrupt_active_artifact():
+    ModelArtifact.objects.filter(run__is_active=True).update(data=b"not an npz archive")
+
+
+def test_an_unreadable_active_model_serves_popular_books_instead_of_failing(client, reader, trained, caplog):
+    for book in trained.fantasy[:5]:
+        set_rating(reader, book, 5)
+    corrupt_active_artifact()
+    client.force_login(reader)
+    for url in (reverse("catalog:home"), trained.mystery[0].get_absolute_url(), reverse("recommender:for_you")):
+        assert client.get(url).status_code == 200, url
+    response = client.get(reverse("recommender:for_you"))
+    assert response.context["personal"] is False and response.context["picks"]
+    assert "cannot be read" in caplog.text
+
+
+def test_an_unreadable_new_run_leaves_the_loaded_model_serving(trained, settings, caplog):
+    old = serving.active_model()
+    retrain("--force")
+    corrupt_active_artifact()
+    settings.RECOMMENDER_MODEL_CHECK_SECONDS = 0
+    assert serving.active_model() is old
+    assert f"active run {ModelRun.objects.get(is_active=True).pk} cannot be read" in caplog.text
