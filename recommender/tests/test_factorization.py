@@ -231,3 +231,28 @@ def test_top_n_sorted_best_first():
     scores = np.array([[0.1, 0.9, 0.5, -np.inf], [3.0, 2.0, 1.0, 0.0]])
     assert top_n(scores, 2).tolist() == [[1, 2], [0, 1]]
     assert top_n(np.array([1.0, 3.0, 2.0]), 5).tolist() == [1, 2, 0]
+
+
+def test_cg_steps_and_exact_solves_agree(data):
+    cg, _ = train(data, PARAMS)
+    exact, _ = train(data, dataclasses.replace(PARAMS, cg_steps=0, star_cg_steps=0))
+    coo = data.tocoo()
+    for model in (cg, exact):
+        pred = predict_ratings(model, coo.row, coo.col)
+        assert np.sqrt(np.mean((pred - coo.data) ** 2)) < 0.6
+    for u in (0, 40):
+        assert np.corrcoef(rank_scores(cg, u), rank_scores(exact, u))[0, 1] > 0.9
+
+
+def test_worker_threads_do_not_change_the_result(data, monkeypatch):
+    import recommender.factorization as factorization
+
+    params = dataclasses.replace(PARAMS, block_budget=40, epochs=3)  # many small row blocks
+    monkeypatch.setattr(factorization, "_n_threads", lambda: 1)
+    one, rep_one = train(data, params)
+    monkeypatch.setattr(factorization, "_n_threads", lambda: 2)
+    two, rep_two = train(data, params)
+    assert np.array_equal(one.user_factors, two.user_factors)
+    assert np.array_equal(one.item_factors, two.item_factors)
+    assert np.array_equal(one.user_bias, two.user_bias)
+    assert [r.loss for r in rep_one] == [r.loss for r in rep_two]
