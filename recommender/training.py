@@ -16,6 +16,7 @@
 
 import dataclasses
 import io
+import json
 import os
 import tempfile
 import time
@@ -365,20 +366,37 @@ class Retrain:
             return Outcome("empty", "There are no ratings yet: nothing to train, the site serves popular books.")
         active = ModelRun.objects.filter(is_active=True).defer("epochs").first()
         fingerprint = ratings_fingerprint()
+        parameters = self.parameters()
         if active is not None and active.ratings_fingerprint == fingerprint and not self.force and not self.dry_run:
             return Outcome(
                 "skipped", f"No rating changed since the active run #{active.pk}: skipping (use --force to retrain)."
+            )
+        # The same ratings and parameters would train the same model and the gate would reject it
+        # again, so cron doesn't retrain a rejected model every night.
+        rejected = (
+            ModelRun.objects.filter(status=ModelRun.Status.REJECTED)
+            .order_by("-started", "-pk")
+            .only("pk", "parameters", "ratings_fingerprint")
+            .first()
+        )
+        if (
+            rejected is not None
+            and rejected.ratings_fingerprint == fingerprint
+            and rejected.parameters == parameters
+            and not self.force
+            and not self.dry_run
+        ):
+            return Outcome(
+                "skipped",
+                f"Run #{rejected.pk} was rejected with these same ratings and parameters and no rating changed "
+                "since: skipping (use --force to retrain and activate anyway).",
             )
         if not self.dry_run:
             self.run_row = ModelRun.objects.create(
                 status=ModelRun.Status.RUNNING,
                 pid=os.getpid(),
                 heartbeat=timezone.now(),
-                parameters={
-                    **dataclasses.asdict(self.params),
-                    "validation_fraction": self.validation_fraction,
-                    "early_stopping": self.early_stopping,
-                },
+                parameters=parameters,
                 ratings_fingerprint=fingerprint,
             )
             self.report(f"Run #{self.run_row.pk} started (pid {os.getpid()}).")
@@ -460,6 +478,18 @@ class Retrain:
         if rejection:
             return Outcome("rejected", f"Run #{run.pk} stored but NOT activated: {rejection}. {timing}.", run, metrics)
         return Outcome("activated", f"Run #{run.pk} is now active ({timing}; {size}).", run, metrics)
+
+    def parameters(self):
+        """What this retrain trains with, as stored on its run (JSON round-tripped, so it compares with stored ones)."""
+        return json.loads(
+            json.dumps(
+                {
+                    **dataclasses.asdict(self.params),
+                    "validation_fraction": self.validation_fraction,
+                    "early_stopping": self.early_stopping,
+                }
+            )
+        )
 
     def mark_failed(self, exc):
         text = "".join(traceback.format_exception_only(type(exc), exc)).strip() or type(exc).__name__

@@ -329,3 +329,27 @@ def test_merging_duplicate_books_makes_retrain_train_again(taste_catalog):
     after = ModelRun.objects.get(is_active=True)
     assert after != before
     assert duplicate.pk not in unpack(ModelArtifact.objects.get(run=after).data).book_ids
+
+
+def test_a_rejected_model_is_not_retrained_until_ratings_or_parameters_change(taste_catalog):
+    retrain()
+    Rating.objects.create(rater=Rater.objects.get(external_id="2"), book=taste_catalog.mystery[-1], value=2)
+    bad = ["--factors", "1", "--epochs", "1", "--regularization", "1000"]
+    assert "NOT activated" in retrain(*bad)
+    rejected = ModelRun.objects.get(status=ModelRun.Status.REJECTED)
+
+    output = retrain(*bad)
+    assert f"Run #{rejected.pk} was rejected with these same ratings and parameters" in output
+    assert "--force" in output
+    assert ModelRun.objects.count() == 2
+    retrain(*bad, "--regularization", "999")  # other parameters: trains
+    assert ModelRun.objects.count() == 3
+    newcomer = Rater.objects.create(source="goodbooks", external_id="new")
+    Rating.objects.bulk_create([Rating(rater=newcomer, book=book, value=4) for book in taste_catalog.mystery[:3]])
+    retrain(*bad)  # other ratings: trains
+    assert ModelRun.objects.count() == 4
+    retrain(*bad)
+    assert ModelRun.objects.count() == 4
+    retrain(*bad, "--force")
+    assert ModelRun.objects.count() == 5
+    assert ModelRun.objects.get(is_active=True).parameters["regularization"] == 1000
