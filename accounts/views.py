@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from catalog.models import Book, BookAuthor, Genre
 from recommender.api import popular_books
 from recommender.models import Rating
-from recommender.ratings import refresh_rating_summaries, remove_rating, set_rating
+from recommender.ratings import remove_all_ratings, remove_rating, set_rating
 
 from . import goodreads
 from .forms import DeleteAccountForm, GoodreadsImportForm, ProfileForm
@@ -290,11 +290,11 @@ def delete_account(request):
     if request.method == "POST" and form.is_valid():
         user = request.user
         with transaction.atomic():
-            book_ids = list(Rating.objects.filter(rater__user=user).values_list("book_id", flat=True))
-            # Deleting the user deletes its Rater, ratings, shelf and import history (CASCADE), so the
-            # next retrain no longer sees them; the affected books' summaries are recounted here.
+            # The ratings go first, each book's summary moving by the same deltas as removing one
+            # rating; deleting the user then deletes its Rater, shelf and import history (CASCADE),
+            # so the next retrain no longer sees this reader.
+            remove_all_ratings(user)
             user.delete()
-            refresh_rating_summaries(book_ids)
         logout(request)
         messages.success(request, "Your account, ratings and shelf have been deleted.")
         return redirect("catalog:home")

@@ -115,6 +115,31 @@ def remove_rating(user, book):
     return True
 
 
+@transaction.atomic
+def remove_all_ratings(user):
+    """Delete every rating of a site reader (account deletion). Returns the ids of the books rated.
+
+    Each book's summary moves by the deltas remove_rating would apply, one UPDATE per star value;
+    a recount instead could overwrite another reader's rating committed meanwhile (on PostgreSQL
+    its subquery reads the statement's snapshot).
+    """
+    rater = rater_for(user, create=False)
+    if rater is None:
+        return set()
+    books_by_stars = defaultdict(list)
+    for book_id, stars in Rating.objects.select_for_update().filter(rater=rater).values_list("book_id", "value"):
+        books_by_stars[stars].append(book_id)
+    Rating.objects.filter(rater=rater).delete()
+    for stars, book_ids in books_by_stars.items():
+        for batch in _batches(book_ids):
+            Book.objects.filter(pk__in=batch).update(**_summary_changes(stars, None))
+    rated = {book_id for book_ids in books_by_stars.values() for book_id in book_ids}
+    for batch in _batches(rated):
+        _refresh_averages(Book.objects.filter(pk__in=batch))
+    transaction.on_commit(lambda: _bump_ratings_version(rater.pk))
+    return rated
+
+
 def _batches(values, params_per_value=1):
     """Split the values of an `__in` lookup so no query passes the database's limit on parameters."""
     values = list(values)
@@ -183,7 +208,7 @@ def user_ratings(user):
 def refresh_rating_summaries(book_ids=None):
     """Recount rating summaries from the ratings table, for all books or the given ones.
 
-    Used after bulk writes (dataset imports, demo data, merging books, deleting accounts), where the
+    Used after bulk writes (dataset imports, demo data, merging books), where the
     per-rating delta of set_rating would be one UPDATE per row.
     """
     books = Book.objects.all() if book_ids is None else Book.objects.filter(pk__in=list(book_ids))

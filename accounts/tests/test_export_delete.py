@@ -2,13 +2,19 @@
 
 import csv
 import io
+import threading
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.test import Client
 from django.urls import reverse
 
 from accounts.models import GoodreadsImport, ImportedBook, ShelfEntry
+from catalog.models import Book
 from recommender.models import Rater, Rating
+from recommender.ratings import refresh_rating_summaries, set_rating
+from recommender.tests.conftest import wait_until_a_session_waits_on_a_lock
 
 User = get_user_model()
 
@@ -106,8 +112,62 @@ def test_delete_removes_account_ratings_shelf_and_recounts(reader_client, reader
     assert (library[0].ratings_count, library[0].ratings_5, library[0].ratings_1) == (1, 0, 1)
     assert library[0].average_rating == 1.0
     assert library[1].ratings_count == 0
+    # Only the deleted reader's ratings left the summaries: they agree with a recount.
+    assert summaries(library) == recounted(library)
     # Logged out.
     assert reader_client.get(reverse("accounts:profile")).status_code == 302
+
+
+def summaries(books):
+    fields = ["ratings_count", "ratings_1", "ratings_2", "ratings_3", "ratings_4", "ratings_5", "average_rating"]
+    return list(Book.objects.filter(pk__in=[book.pk for book in books]).order_by("pk").values_list(*fields))
+
+
+def recounted(books):
+    with transaction.atomic():
+        refresh_rating_summaries([book.pk for book in books])
+        counts = summaries(books)
+        transaction.set_rollback(True)
+    return counts
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_rating_given_while_an_account_is_deleted_stays_counted(reader, other_reader, books):
+    """The deletion waits for the other reader's rating of the same book, then keeps it in the summary."""
+    set_rating(reader, books[0], 5)
+    set_rating(reader, books[1], 2)
+    set_rating(other_reader, books[1], 4)
+    client = Client()
+    client.force_login(reader)
+    other_rated, release, statuses = threading.Event(), threading.Event(), []
+
+    def other_rates():  # another reader's rating of the same book, committed while the deletion waits
+        try:
+            with transaction.atomic():
+                set_rating(other_reader, books[0], 3)
+                other_rated.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def delete_account():
+        try:
+            other_rated.wait(10)
+            statuses.append(client.post(reverse("accounts:delete_account"), {"password": "correct-horse-battery"}).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=other_rates), threading.Thread(target=delete_account)]
+    for thread in threads:
+        thread.start()
+    waited = other_rated.wait(10) and wait_until_a_session_waits_on_a_lock()
+    release.set()
+    for thread in threads:
+        thread.join(20)
+    assert waited and statuses == [302]
+    assert summaries(books) == recounted(books)
+    assert summaries(books)[0][:6] == (1, 0, 0, 1, 0, 0)
 
 
 def test_delete_is_csrf_protected(reader, library):
