@@ -7,12 +7,15 @@ CSVs and building each library's data structure are reported separately.
 Usage (from the repo root, with requirements-dev.txt installed):
     .venv/bin/python bench/bench_vs_surprise.py                       # the shared goodbooks split
     .venv/bin/python bench/bench_vs_surprise.py --synthetic 2000000   # goodbooks-shaped synthetic ratings, 80/20 split
+    .venv/bin/python bench/bench_vs_surprise.py --repeat 3            # alternate the two fits 3 times; median ratio
+(--repeat helps on a shared, loaded machine: both libraries see the same load swings.)
 Prints figures only; no assertions.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -80,6 +83,7 @@ def fit_surprise(train_triples, test_triples):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--synthetic", type=int, metavar="N", help="use N synthetic ratings instead of the shared split")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N", help="fit both N times, alternating (default 1)")
     args = parser.parse_args()
     print("machine:", machine_info())
     if args.synthetic:
@@ -92,12 +96,22 @@ def main():
         train_triples, test_triples = shared_split()
     print(f"data: {label}: {len(train_triples[0]):,} train, {len(test_triples[0]):,} test ratings")
 
-    ours, ours_rmse, ours_mae, epochs = fit_bookrec(train_triples, test_triples)
-    print(f"BookRec factorization: fit {ours:.1f} s ({epochs} epochs), RMSE {ours_rmse:.4f}, MAE {ours_mae:.4f}")
-    theirs, build, their_rmse, their_mae = fit_surprise(train_triples, test_triples)
-    print(f"surprise SVD: fit {theirs:.1f} s (+{build:.1f} s building its trainset), RMSE {their_rmse:.4f}, MAE {their_mae:.4f}")
-    print(f"speed-up: {theirs / ours:.1f}x; RMSE difference (ours - surprise): {ours_rmse - their_rmse:+.4f}")
-    print(f"peak RSS {peak_rss_mb():.0f} MB")
+    ratios = []
+    for round_ in range(1, max(args.repeat, 1) + 1):
+        if args.repeat > 1:
+            print(f"round {round_} (load average {os.getloadavg()[0]:.1f})")
+        ours, ours_rmse, ours_mae, epochs = fit_bookrec(train_triples, test_triples)
+        print(f"BookRec factorization: fit {ours:.1f} s ({epochs} epochs), RMSE {ours_rmse:.4f}, MAE {ours_mae:.4f}")
+        theirs, build, their_rmse, their_mae = fit_surprise(train_triples, test_triples)
+        print(
+            f"surprise SVD: fit {theirs:.1f} s (+{build:.1f} s building its trainset), "
+            f"RMSE {their_rmse:.4f}, MAE {their_mae:.4f}"
+        )
+        print(f"speed-up: {theirs / ours:.1f}x; RMSE difference (ours - surprise): {ours_rmse - their_rmse:+.4f}")
+        ratios.append(theirs / ours)
+    if len(ratios) > 1:
+        print(f"speed-up over {len(ratios)} rounds: median {np.median(ratios):.1f}x (min {min(ratios):.1f}x, max {max(ratios):.1f}x)")
+    print(f"peak RSS {peak_rss_mb():.0f} MB; load average at the end {os.getloadavg()}")
 
 
 if __name__ == "__main__":
