@@ -34,10 +34,11 @@ def train_params(options):
         raise CommandError("--factors must be at least 1.")
     if chosen.get("epochs", 1) < 1:
         raise CommandError("--epochs must be at least 1.")
-    if chosen.get("learning_rate", 1.0) <= 0:
-        raise CommandError("--learning-rate must be greater than 0.")
-    if chosen.get("regularization", 0.0) < 0:
-        raise CommandError("--regularization must not be negative.")
+    # Each row's loss is quadratic, so a damped Newton step lowers it only for step sizes in (0, 2).
+    if not 0 < chosen.get("learning_rate", 1.0) < 2:
+        raise CommandError("--learning-rate must be greater than 0 and less than 2.")
+    if not chosen.get("regularization", 0.0) >= 0:
+        raise CommandError("--regularization must be a number, not negative.")
     if chosen.get("seed", 0) < 0:
         raise CommandError("--seed must not be negative.")
     return dataclasses.replace(DEFAULTS, **chosen)

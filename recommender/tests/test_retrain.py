@@ -229,8 +229,11 @@ def test_old_runs_arrays_are_pruned_but_recent_ones_kept_for_rollback(taste_cata
     [
         (["--factors", "-3"], "--factors must be at least 1"),
         (["--epochs", "0"], "--epochs must be at least 1"),
-        (["--learning-rate", "0"], "--learning-rate must be greater than 0"),
-        (["--regularization", "-1"], "--regularization must not be negative"),
+        (["--learning-rate", "0"], "--learning-rate must be greater than 0 and less than 2"),
+        (["--learning-rate", "2.5"], "--learning-rate must be greater than 0 and less than 2"),
+        (["--learning-rate", "nan"], "--learning-rate must be greater than 0 and less than 2"),
+        (["--regularization", "-1"], "--regularization must be a number, not negative"),
+        (["--regularization", "nan"], "--regularization must be a number, not negative"),
         (["--validation-fraction", "1"], "between 0 and 1"),
         (["--validation-fraction", "0"], "between 0 and 1"),
     ],
