@@ -1,12 +1,19 @@
 """Staff views of model runs (with rollback), ratings (moderation) and raters."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Exists, OuterRef
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.utils.functional import cached_property
 
+from catalog.admin import BookAdmin as CatalogBookAdmin
+from catalog.models import Book
+
 from .charts import training_curves_svg
+from .merge import merge_books
 from .models import ModelArtifact, ModelRun, Rater, Rating
 from .ratings import refresh_rating_summaries
 from .training import RetrainError, activate_run
@@ -197,3 +204,49 @@ class RaterAdmin(admin.ModelAdmin):
     search_fields = ["=external_id", "=user__email"]
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+
+
+class MergeForm(forms.Form):
+    keep = forms.TypedChoiceField(coerce=int, widget=forms.RadioSelect, label="Keep this book")
+
+
+admin.site.unregister(Book)
+
+
+@admin.register(Book)
+class BookAdmin(CatalogBookAdmin):
+    """The catalog's book admin, plus merging duplicates: it moves ratings and shelves, which the catalog can't."""
+
+    actions = [*CatalogBookAdmin.actions, "merge_duplicates"]
+
+    @admin.action(description="Merge selected duplicate books…")
+    def merge_duplicates(self, request, queryset):
+        books = list(queryset.order_by("-ratings_count", "id")[:20])
+        if len(books) < 2:
+            self.message_user(request, "Select at least two books to merge.", messages.WARNING)
+            return None
+        form = MergeForm(request.POST if "confirm_merge" in request.POST else None)
+        form.fields["keep"].choices = [(book.pk, f"{book.title} — {book.author_names} (#{book.pk}, "
+                                                 f"{book.ratings_count} ratings)") for book in books]
+        if form.is_bound and form.is_valid():
+            keep = next(book for book in books if book.pk == form.cleaned_data["keep"])
+            result = merge_books(keep, [book for book in books if book.pk != keep.pk])
+            self.message_user(
+                request,
+                f"Merged {result.merged} book{'s' if result.merged != 1 else ''} into “{keep.title}”: "
+                f"{result.ratings_moved} ratings moved, {result.ratings_dropped} duplicate ratings dropped "
+                f"(the most recently updated one of each reader was kept), {result.shelves_moved} shelf entries moved.",
+                messages.SUCCESS,
+            )
+            return redirect("admin:catalog_book_change", keep.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Merge duplicate books",
+            "opts": self.model._meta,
+            "books": books,
+            "form": form,
+            "action_name": "merge_duplicates",
+            "selected": [book.pk for book in books],
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/catalog/book/merge.html", context)
