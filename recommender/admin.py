@@ -54,14 +54,14 @@ class ModelRunAdmin(admin.ModelAdmin):
         (None, {"fields": ["status", "is_active", "note", "error"]}),
         ("Training curves", {"fields": ["training_curves"]}),
         ("Data and timing", {"fields": [
-            "started", "finished", "duration", "n_users", "n_books", "n_ratings", "load_seconds", "train_seconds",
-            "store_seconds", "pid", "heartbeat", "ratings_fingerprint",
+            "started", "finished", "duration", "n_users", "n_books", "n_ratings", "time_split", "pid", "heartbeat",
+            "ratings_fingerprint",
         ]}),
         ("Parameters and metrics", {"fields": ["parameters", "metrics", "epochs"]}),
     ]
     readonly_fields = [
         "status", "is_active", "note", "error", "training_curves", "started", "finished", "duration", "n_users",
-        "n_books", "n_ratings", "load_seconds", "train_seconds", "store_seconds", "pid", "heartbeat",
+        "n_books", "n_ratings", "time_split", "pid", "heartbeat",
         "ratings_fingerprint", "parameters", "metrics", "epochs",
     ]
 
@@ -94,6 +94,11 @@ class ModelRunAdmin(admin.ModelAdmin):
     @admin.display(description="ratings", ordering="n_ratings")
     def ratings(self, run):
         return f"{run.n_ratings:,}"
+
+    @admin.display(description="Load / train / store")
+    def time_split(self, run):
+        parts = [run.load_seconds, run.train_seconds, run.store_seconds]
+        return " / ".join("—" if seconds is None else f"{seconds:.1f} s" for seconds in parts)
 
     @admin.display(description="duration")
     def duration(self, run):
