@@ -93,3 +93,33 @@ def test_production_start_up_names_a_missing_variable(missing):
     assert result.returncode != 0
     assert f"{missing} must be set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_production_pages_link_hashed_static_files_that_whitenoise_serves(tmp_path):
+    # No REDIS_URL: the test must pass on a machine without Redis.
+    env = {
+        **{k: v for k, v in PRODUCTION_ENV.items() if k != "REDIS_URL"},
+        "ALLOWED_HOSTS": "testserver",
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    for command in (["collectstatic", "--noinput", "-v0"], ["migrate", "--noinput", "-v0"]):
+        result = run_manage(*command, env=env)
+        assert result.returncode == 0, result.stderr
+    script = (
+        "import django, json, re; django.setup();"
+        "from django.test import Client; c = Client();"
+        "page = c.get('/', secure=True); html = page.content.decode();"
+        "css = re.search(r'href=\"(/static/css/site\\.[0-9a-f]{12}\\.css)\"', html).group(1);"
+        "served = c.get(css, secure=True, HTTP_ACCEPT_ENCODING='gzip');"
+        "print(json.dumps([page.status_code, css, served.status_code, served.get('Content-Encoding'),"
+        " served.get('Cache-Control')]))"
+    )
+    full_env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "SECURE_SSL_REDIRECT", "DJANGO_ALLOW_ASYNC_UNSAFE", "REDIS_URL"}} | env
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    page_status, css_url, css_status, encoding, cache_control = json.loads(result.stdout.strip().splitlines()[-1])
+    assert page_status == 200
+    assert css_status == 200
+    assert encoding == "gzip"  # compressed at collectstatic time
+    assert "immutable" in cache_control  # hashed names are cached forever
