@@ -45,11 +45,13 @@
 #   rotation). In that basis the Gramian term alpha0 * V^T V of every row's
 #   Hessian is diagonal: cheap, and captured exactly by the preconditioner.
 # * The ranking block and the star block [factors | bias] of a row are stepped
-#   together: one gathered table [ranking factors | star factors | 1], one
-#   batched BLAS product per CG pass serves both blocks, each keeps its own CG
-#   step sizes. Rows are grouped into padded blocks of similar length, built
-#   once per training run; the blocks run on two worker threads with
-#   single-threaded BLAS each.
+#   together in one CG loop, each with its own step sizes. The other side's
+#   rows are gathered from two contiguous tables (ranking factors, and
+#   [star factors | 1]) into per-thread buffers reused from block to block;
+#   each block's mat-vecs are batched einsum / matmul calls on its own table.
+#   Rows are grouped into padded blocks of similar length, built once per
+#   training run; the blocks run on two worker threads with single-threaded
+#   BLAS each.
 # * Warm start: the item factors start from one randomized subspace-iteration
 #   step, span(M^T M Omega) with Omega the usual random init (M = the 0/1
 #   rating pattern for the ranking block, the centered ratings for the star
@@ -58,6 +60,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -104,7 +107,7 @@ class TrainParams:
     patience: int = 2  # early stopping: epochs without validation improvement
     cg_steps: int = 2  # CG iterations for the ranking-block Newton step (0 = exact solve)
     star_cg_steps: int = 2  # CG iterations for the star-block Newton step (0 = exact solve)
-    block_budget: int = 32_768  # padded (row, rating) cells per batch; bounds memory, keeps buffers reusable
+    block_budget: int = 16_384  # padded (row, rating) cells per batch; bounds memory, keeps buffers reusable
 
 
 @dataclass
@@ -233,31 +236,40 @@ class _Side:
             self.blocks.append((rows, indices[pos], values[pos]))
 
 
-def _cg_step(z_old, G, w2, target2, a_diag, pre, mask2, steps, lr):
+def _cg_step(z_old, G2, w2, target2, a_diag, pre, mask2, steps, lr):
     """Damped truncated-Newton step for a block of rows of two separable weighted least-squares losses.
 
     Each row vector z = [x_0 | x_1] holds two independent blocks (the ranking block and the
-    star block); ``mask2`` (2, W) marks which columns belong to which. Block j's row loss is
-        0.5 * sum_l w_jl (G_l[block j] . x_j - target_jl)^2 + 0.5 * sum_c a_diag_c x_jc^2,
+    star block); ``mask2`` (2, W) marks which columns belong to which (x_0 = the leading
+    columns). Block j's row loss is
+        0.5 * sum_l w_jl (G_jl . x_j - target_jl)^2 + 0.5 * sum_c a_diag_c x_jc^2,
     so its exact Hessian is H_j = G_j^T diag(w_j) G_j + diag(a_diag_j) and its exact
-    gradient g_j = G_j^T (w_j * (G_j x_j - target_j)) + a_diag_j * x_j. (G = the row's
-    gathered other-side features, padded with zero rows; w2 None = unit weights. For the
-    ranking block the Gram term alpha0 * V^T V is diagonal because the caller works in
-    its eigenbasis.) The step d_j ~= H_j^-1 g_j comes from ``steps[j]`` conjugate-gradient
-    iterations with Jacobi preconditioner ``pre`` (~ diag H) and matrix-free Hessian-vector
-    products; both blocks' CG run in lockstep (one batched mat-vec over G serves both, each
-    block keeps its own step sizes), and ``steps[j]`` <= 0 solves H_j d_j = g_j exactly.
-    Returns z_old - lr * d and the new fitted values G_j x_j per block, shape (B, L, 2).
+    gradient g_j = G_j^T (w_j * (G_j x_j - target_j)) + a_diag_j * x_j. (``G2`` = (G_0, G_1),
+    the row's gathered other-side features of each block, each contiguous (B, L, W_j),
+    padded with zero rows; w2 None = unit weights. For the ranking block the Gram term
+    alpha0 * V^T V is diagonal because the caller works in its eigenbasis.) The step
+    d_j ~= H_j^-1 g_j comes from ``steps[j]`` conjugate-gradient iterations with Jacobi
+    preconditioner ``pre`` (~ diag H) and matrix-free Hessian-vector products; both blocks'
+    CG run in lockstep (each block keeps its own step sizes), and ``steps[j]`` <= 0 solves
+    H_j d_j = g_j exactly. Returns z_old - lr * d and the new fitted values G_j x_j per
+    block, shape (B, L, 2).
     """
     mask2T = np.ascontiguousarray(mask2.T)
-    is_first = mask2[0] > 0
+    B, L = G2[0].shape[:2]
+    k = G2[0].shape[2]
+    sl = (slice(0, k), slice(k, None))
 
-    def sddmm(v):  # (B, W) -> (B, L, 2): each block's G_j v_j (one batched BLAS product for both)
-        return np.matmul(G, (v[:, None, :] * mask2).transpose(0, 2, 1))  # (W x 2) as a column-major view
+    def sddmm(v):  # (B, W) -> (B, L, 2): each block's G_j v_j (one batched mat-vec per block)
+        out = np.empty((B, L, 2), np.float32)
+        for j in (0, 1):
+            np.einsum("blw,bw->bl", G2[j], v[:, sl[j]], out=out[:, :, j])
+        return out
 
     def spmm(q2):  # (B, L, 2) -> (B, W): each block's G_j^T q_j
-        h2 = np.matmul(q2.transpose(0, 2, 1), G)
-        return np.where(is_first, h2[:, 0, :], h2[:, 1, :])
+        h = np.empty((B, mask2.shape[1]), np.float32)
+        for j in (0, 1):
+            h[:, sl[j]] = np.matmul(np.ascontiguousarray(q2[:, :, j])[:, None, :], G2[j])[:, 0, :]
+        return h
 
     Gx = sddmm(z_old)
     q = Gx - target2
@@ -271,7 +283,7 @@ def _cg_step(z_old, G, w2, target2, a_diag, pre, mask2, steps, lr):
     for j, s in enumerate(steps):
         if s <= 0:  # exact Newton step for block j via its explicit Hessian (small problems / checks)
             cols = np.flatnonzero(mask2[j])
-            Gj = G[:, :, cols]
+            Gj = G2[j]
             Gw = Gj * w2[:, :, j, None] if w2 is not None else Gj
             H = np.matmul(Gw.transpose(0, 2, 1), Gj).astype(np.float64)
             H[:, np.arange(len(cols)), np.arange(len(cols))] += a_diag[:, cols]
@@ -291,13 +303,15 @@ def _cg_step(z_old, G, w2, target2, a_diag, pre, mask2, steps, lr):
             Ap = a_diag * p
             pHp = np.einsum("blj,blj->bj", wGp, Gp) + (Ap * p) @ mask2T
             alpha = (rz / np.maximum(pHp, 1e-30)) * np.array([it < s for s in steps], np.float32)
-            d += p * (alpha @ mask2)
+            alpha_w = alpha @ mask2  # (B, W): each column's block step size
+            d += p * alpha_w
             Gd += alpha[:, None, :] * Gp
             if it == n_iter - 1:
                 break
             Hp = spmm(wGp)
             Hp += Ap
-            r = r - (alpha @ mask2) * Hp
+            Hp *= alpha_w
+            r = r - Hp
             zv = r * inv_pre
             rz_new = (r * zv) @ mask2T
             beta = rz_new / np.maximum(rz, 1e-30)
@@ -337,6 +351,27 @@ def _single_threaded_blas() -> None:
             pass
     for fn in _BLAS_LOCAL_SETTERS:
         fn(1)
+
+
+_GATHER_BUFFERS = threading.local()
+
+
+def _gather_rows(table: np.ndarray, cols: np.ndarray, slot: str) -> np.ndarray:
+    """``table[cols]`` written into a per-thread buffer that is reused from block to block.
+
+    A fresh multi-MB array per block costs page faults on every epoch, and ``np.take`` with
+    ``out`` and the default ``mode='raise'`` copies through a temporary; ``cols`` is
+    already in range (built once per run), so ``mode='clip'`` is exact and direct.
+    The result is only valid until the calling thread gathers again.
+    """
+    need = cols.size * table.shape[1]
+    buf = getattr(_GATHER_BUFFERS, slot, None)
+    if buf is None or buf.size < need:
+        buf = np.empty(need, np.float32)
+        setattr(_GATHER_BUFFERS, slot, buf)
+    out = buf[:need].reshape(cols.shape + (table.shape[1],))
+    np.take(table, cols, axis=0, out=out, mode="clip")
+    return out
 
 
 def _gram_eigenbasis(Y_rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -381,12 +416,14 @@ def _update_side(
     width = k + ks + 1
     gram_eig, Q = _gram_eigenbasis(Y_rank)
     gram_a = (alpha0 * gram_eig).astype(np.float32)
-    # one gathered table [ranking factors (rotated) | star factors | 1 (bias column)]; sentinel row all zero
-    table = np.zeros((m + 1, width), np.float32)
-    np.matmul(Y_rank, Q, out=table[:m, :k])
-    Y_rank[:] = table[:m, :k]
-    table[:m, k : k + ks] = Y_star
-    table[:m, k + ks] = 1.0
+    # two gathered tables, ranking factors (rotated) and [star factors | 1 (bias column)], each
+    # contiguous (a gather of whole aligned rows, contiguous batched mat-vecs); sentinel row all zero
+    table_rank = np.zeros((m + 1, k), np.float32)
+    np.matmul(Y_rank, Q, out=table_rank[:m])
+    Y_rank[:] = table_rank[:m]
+    table_star = np.zeros((m + 1, ks + 1), np.float32)
+    table_star[:m, :ks] = Y_star
+    table_star[:m, ks] = 1.0
     bias_table = np.append(y_bias, np.float32(0))
     mask2 = np.zeros((2, width), np.float32)  # row 0: ranking columns, row 1: star columns
     mask2[0, :k] = 1.0
@@ -401,7 +438,7 @@ def _update_side(
 
     def work(block):
         rows, cols, vals = block
-        G = np.take(table, cols, axis=0)  # (B, L, width)
+        G2 = (_gather_rows(table_rank, cols, "rank"), _gather_rows(table_star, cols, "star"))  # reusable buffers
         present = (vals > 0).astype(np.float32)
         n_row = side.lengths[rows].astype(np.float32)
         z_old = np.empty((len(rows), width), np.float32)
@@ -422,7 +459,7 @@ def _update_side(
         a_diag[:, k : k + ks] = (p.star_regularization * np.maximum(n_row, 1.0) ** p.star_reg_exponent)[:, None]
         a_diag[:, k + ks] = p.bias_regularization
         pre = a_diag + (w_sum[:, None] * mask2[0] + n_row[:, None] * mask2[1]) * col_sq
-        z_new, fit = _cg_step(z_old, G, w2, target, a_diag, pre, mask2, steps, p.learning_rate)
+        z_new, fit = _cg_step(z_old, G2, w2, target, a_diag, pre, mask2, steps, p.learning_rate)
         X_rank[rows] = z_new[:, :k]
         X_star[rows] = z_new[:, k : k + ks]
         x_bias[rows] = z_new[:, k + ks]
@@ -591,6 +628,7 @@ def train(
     finally:
         if pool is not None:
             pool.shutdown()
+        _GATHER_BUFFERS.__dict__.clear()  # the calling thread's gather buffers (pool threads are gone)
     model = best_model if (early_stopping and best_model is not None) else snapshot()
     return model, reports
 
