@@ -86,6 +86,13 @@ def test_check_deploy_warns_without_a_shared_cache():
     assert "REDIS_URL" in result.stderr + result.stdout
 
 
+def test_manage_py_on_a_bare_checkout_uses_development_defaults():
+    # No SECRET_KEY, no DEBUG: a developer's first `manage.py` command works instead of stopping.
+    result = run_manage("makemigrations", "--check", "--dry-run", env={})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No changes detected" in result.stdout
+
+
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
 def test_production_start_up_names_a_missing_variable(missing):
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
