@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from difflib import SequenceMatcher
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 
 from catalog.models import Author, Book, BookAuthor
 from recommender.models import Rating
-from recommender.ratings import set_ratings
+from recommender.ratings import in_batches, set_ratings
 
 from .models import GoodreadsImport, ImportedBook, ShelfEntry
 
@@ -175,15 +175,6 @@ def _surname(author):
     return words[-1] if words else ""
 
 
-def _batches(values, params_per_value=1):
-    """Split the values of an `__in` lookup so no query passes the database's limit on parameters."""
-    values = list(values)
-    limit = connection.features.max_query_params or 10_000  # None on PostgreSQL: keep statements moderate anyway
-    size = max(1, (limit - 50) // params_per_value)  # leave room for the query's other parameters
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 def match_rows(rows):
     """[(row, book id or None, reason)]: by Goodreads id, then ISBN, then an unambiguous close title and author.
 
@@ -191,11 +182,11 @@ def match_rows(rows):
     ten thousand on PostgreSQL, so a file's rows don't cost a query each.
     """
     by_goodreads = {}
-    for batch in _batches(sorted({row.goodreads_id for row in rows if row.goodreads_id})):
+    for batch in in_batches(sorted({row.goodreads_id for row in rows if row.goodreads_id})):
         books = Book.objects.filter(goodreads_book_id__in=batch).order_by()
         by_goodreads.update(books.values_list("goodreads_book_id", "pk"))
     by_isbn = defaultdict(set)
-    for batch in _batches(sorted({isbn for row in rows for isbn in row.isbns}), params_per_value=2):
+    for batch in in_batches(sorted({isbn for row in rows for isbn in row.isbns}), params_per_value=2):
         books = Book.objects.filter(Q(isbn13__in=batch) | Q(isbn10__in=batch)).order_by()
         for book_id, *isbns in books.values_list("pk", "isbn13", "isbn10"):
             for isbn in isbns:
@@ -276,7 +267,7 @@ def _match_titles(wanted):
         if surname in surnames:
             surname_of_author[author_id] = surname
     matches = defaultdict(set)
-    for batch in _batches(sorted(surname_of_author)):
+    for batch in in_batches(sorted(surname_of_author)):
         links = (
             BookAuthor.objects.filter(author_id__in=batch)
             .order_by()
@@ -378,7 +369,7 @@ def run_import(user, data: bytes, filename=""):
             records.append(record)
 
         set_ratings(user, to_rate)
-        for batch in _batches(sorted(to_unshelve)):
+        for batch in in_batches(sorted(to_unshelve)):
             ShelfEntry.objects.filter(user=user, book_id__in=batch).delete()
         ShelfEntry.objects.bulk_create(
             [ShelfEntry(user=user, book_id=book_id) for book_id in sorted(to_shelve)], ignore_conflicts=True

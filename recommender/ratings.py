@@ -131,16 +131,16 @@ def remove_all_ratings(user):
         books_by_stars[stars].append(book_id)
     Rating.objects.filter(rater=rater).delete()
     for stars, book_ids in books_by_stars.items():
-        for batch in _batches(book_ids):
+        for batch in in_batches(book_ids):
             Book.objects.filter(pk__in=batch).update(**_summary_changes(stars, None))
     rated = {book_id for book_ids in books_by_stars.values() for book_id in book_ids}
-    for batch in _batches(rated):
+    for batch in in_batches(rated):
         _refresh_averages(Book.objects.filter(pk__in=batch))
     transaction.on_commit(lambda: _bump_ratings_version(rater.pk))
     return rated
 
 
-def _batches(values, params_per_value=1):
+def in_batches(values, params_per_value=1):
     """Split the values of an `__in` lookup so no query passes the database's limit on parameters."""
     values = list(values)
     limit = connection.features.max_query_params or 10_000  # None on PostgreSQL: keep statements moderate anyway
@@ -169,7 +169,7 @@ def set_ratings(user, stars_by_book):
         return set()
     rater = rater_for(user)
     current = {}
-    for batch in _batches(wanted):
+    for batch in in_batches(wanted):
         # Locked as in set_rating (against the admin and merges, which don't take the rater's lock),
         # so the summary deltas start from the values they replace.
         ratings = Rating.objects.select_for_update().filter(rater=rater, book_id__in=batch)
@@ -184,15 +184,15 @@ def set_ratings(user, stars_by_book):
     now = timezone.now()  # update() skips auto_now, and ratings_fingerprint reads `updated`
     for stars in VALID_VALUES:
         book_ids = [book_id for book_id, (old, new) in changes.items() if old is not None and new == stars]
-        for batch in _batches(book_ids):
+        for batch in in_batches(book_ids):
             Rating.objects.filter(rater=rater, book_id__in=batch).update(value=stars, updated=now)
     by_change = defaultdict(list)
     for book_id, change in changes.items():
         by_change[change].append(book_id)
     for (old, new), book_ids in by_change.items():
-        for batch in _batches(book_ids):
+        for batch in in_batches(book_ids):
             Book.objects.filter(pk__in=batch).update(**_summary_changes(old, new))
-    for batch in _batches(changes):
+    for batch in in_batches(changes):
         _refresh_averages(Book.objects.filter(pk__in=batch))
     transaction.on_commit(lambda: _bump_ratings_version(rater.pk))
     return set(changes)
