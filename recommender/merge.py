@@ -44,37 +44,27 @@ def merge_books(keep, duplicates):
     all_ids = [keep.pk, *duplicate_ids]
     list(Book.objects.select_for_update().filter(pk__in=all_ids).values_list("pk", flat=True))
 
-    winners, losers = {}, []
     ratings = Rating.objects.filter(book_id__in=all_ids).values_list("id", "rater_id", "book_id", "updated")
-    for rating_id, rater_id, book_id, updated in ratings:
-        rank = (updated, book_id == keep.pk)
-        best = winners.get(rater_id)
-        if best is None or rank > best[0]:
-            if best is not None:
-                losers.append(best[1])
-            winners[rater_id] = (rank, rating_id, book_id)
-        else:
-            losers.append(rating_id)
+    # The most recently updated rating wins; on a tie, the kept book's.
+    winners, losers = _one_per_owner(
+        ((rating_id, rater_id, book_id, (updated, book_id == keep.pk)) for rating_id, rater_id, book_id, updated in ratings),
+        prefer=max,
+    )
     Rating.objects.filter(pk__in=losers).delete()
-    to_move = [rating_id for _, rating_id, book_id in winners.values() if book_id != keep.pk]
+    to_move = [rating_id for rating_id, book_id in winners if book_id != keep.pk]
     # A moved rating counts as changed: retrain's fingerprint moves, and serving folds its reader in
     # again rather than reusing a trained vector that knows the rating under the deleted book.
     Rating.objects.filter(pk__in=to_move).update(book_id=keep.pk, updated=timezone.now())
     result.ratings_dropped, result.ratings_moved = len(losers), len(to_move)
 
-    shelf_winners, shelf_losers = {}, []
     entries = ShelfEntry.objects.filter(book_id__in=all_ids).values_list("id", "user_id", "book_id", "added")
-    for entry_id, user_id, book_id, added in entries:
-        rank = (book_id != keep.pk, added, entry_id)  # the kept book's entry first, then the earliest
-        best = shelf_winners.get(user_id)
-        if best is None or rank < best[0]:
-            if best is not None:
-                shelf_losers.append(best[1])
-            shelf_winners[user_id] = (rank, entry_id, book_id)
-        else:
-            shelf_losers.append(entry_id)
+    # The kept book's entry wins, then the earliest.
+    shelf_winners, shelf_losers = _one_per_owner(
+        ((entry_id, user_id, book_id, (book_id != keep.pk, added, entry_id)) for entry_id, user_id, book_id, added in entries),
+        prefer=min,
+    )
     ShelfEntry.objects.filter(pk__in=shelf_losers).delete()
-    shelf_moves = [entry_id for _, entry_id, book_id in shelf_winners.values() if book_id != keep.pk]
+    shelf_moves = [entry_id for entry_id, book_id in shelf_winners if book_id != keep.pk]
     ShelfEntry.objects.filter(pk__in=shelf_moves).update(book_id=keep.pk)
     result.shelves_dropped, result.shelves_moved = len(shelf_losers), len(shelf_moves)
 
@@ -104,3 +94,19 @@ def merge_books(keep, duplicates):
     refresh_rating_summaries([keep.pk])
     result.merged = len(duplicate_ids)
     return result
+
+
+def _one_per_owner(rows, prefer):
+    """Keep one row per owner from (id, owner, book id, rank) rows: the one ``prefer`` (max or min) picks.
+
+    On equal ranks the first row stays. Returns ([(id, book id) kept], [ids dropped]).
+    """
+    rows = list(rows)
+    best = {}
+    for row_id, owner, book_id, rank in rows:
+        current = best.get(owner)
+        if current is None or (rank != current[0] and prefer(rank, current[0]) == rank):
+            best[owner] = (rank, row_id, book_id)
+    kept = [(row_id, book_id) for _, row_id, book_id in best.values()]
+    kept_ids = {row_id for row_id, _ in kept}
+    return kept, [row_id for row_id, _, _, _ in rows if row_id not in kept_ids]
