@@ -79,7 +79,7 @@ def active_model() -> LoadedModel | None:
     global _current, _checked_at, _seen_announcement
     announced = cache.get(ACTIVE_RUN_CACHE_KEY)
     fresh_news = announced is not None and announced != _seen_announcement
-    if not fresh_news and time.monotonic() - _checked_at < getattr(settings, "RECOMMENDER_MODEL_CHECK_SECONDS", 5):
+    if not fresh_news and time.monotonic() - _checked_at < settings.RECOMMENDER_MODEL_CHECK_SECONDS:
         return _current
     _seen_announcement = announced
     active = ModelRun.objects.filter(is_active=True).values_list("pk", "started").first()
