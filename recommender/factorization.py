@@ -92,11 +92,11 @@ class TrainParams:
     """Hyper-parameters. Defaults are tuned on goodbooks-10k (see bench/RESULTS.md)."""
 
     factors: int = 64  # ranking (iALS) block width
-    epochs: int = 5
+    epochs: int = 3
     learning_rate: float = 1.4  # scale of the per-row Newton step (1.0 = ALS block step; 1..2 over-relaxes)
-    regularization: float = 0.01  # iALS lambda, multiplied by (row weight)^reg_exponent
+    regularization: float = 0.015  # iALS lambda, multiplied by (row weight)^reg_exponent
     seed: int = 0
-    star_factors: int = 16  # explicit-ratings block width
+    star_factors: int = 24  # explicit-ratings block width
     star_regularization: float = 2.0  # lambda for star factors, times n_row^star_reg_exponent
     bias_regularization: float = 5.0  # plain L2 on user / item star biases (pseudo-count)
     star_reg_exponent: float = 0.5  # exponent of the row rating count in the star-factor regularization
@@ -213,44 +213,76 @@ def _plan_blocks(lengths: np.ndarray, budget: int, max_rows: int) -> list[np.nda
 
 
 class _Side:
-    """Per-side structure, built once per training run and reused every epoch.
+    """One side's rows in block order, built once per training run and reused every epoch.
 
-    Rows are grouped into padded blocks (similar lengths together). Each block keeps its
-    row ids, the padded column ids (padding points at column ``n_cols``: an all-zero
-    row of the gathered table), the padded values (0 on padding) and, for every cell, the
-    slot of that rating in the residual array both sides share (padding: the last slot,
-    which stays 0).
+    Rows are sorted by length and grouped into padded blocks of similar length. During
+    training this side's factor arrays are kept in that order (``order``: block-order
+    position -> row id; ``position`` is its inverse), so a block's rows are the contiguous
+    range ``start:stop`` and are read and written as slices. ``lengths`` is in block order.
+    Call ``link`` once both sides exist: it fills each block's padded column ids (positions
+    in the OTHER side's block order; padding points at ``other.n_rows``, an all-zero row of
+    the gathered table) and padded values (0 on padding). The residuals of all cells live
+    in ``residuals`` (2, n_cells + 1), block after block; the last cell stays 0.
     """
 
-    def __init__(self, indptr, indices, values, n_cols: int, slots, budget: int, max_rows: int):
-        indptr = np.asarray(indptr, dtype=np.int64)
-        self.n_rows, self.n_cols = len(indptr) - 1, n_cols
-        self.lengths = np.diff(indptr)
-        self.nnz = int(indptr[-1])
-        # sentinel entry at position nnz: column n_cols, value 0, the residual array's padding slot
-        slot_type = np.int32 if self.nnz < np.iinfo(np.int32).max else np.int64
-        indices = np.append(np.asarray(indices, dtype=np.int32), np.int32(self.n_cols))
+    def __init__(self, indptr, budget: int, max_rows: int):
+        self.indptr = np.asarray(indptr, dtype=np.int64)
+        self.n_rows = len(self.indptr) - 1
+        lengths = np.diff(self.indptr)
+        self.row_counts = lengths  # by row id
+        self.groups = _plan_blocks(lengths, budget, max_rows)
+        self.order = np.concatenate(self.groups) if self.groups else np.zeros(0, np.int64)
+        self.position = np.empty(self.n_rows, np.int64)
+        self.position[self.order] = np.arange(self.n_rows)
+        self.lengths = lengths[self.order]
+        self.blocks: list[_Block] = []
+        self.cell_slots = np.zeros(0, np.int64)  # per cell: the rating's slot (nnz for padding)
+        self.residuals = np.zeros((2, 1), np.float32)
+
+    def link(self, indices, values, slots, other: _Side) -> None:
+        nnz = int(self.indptr[-1])
+        # sentinel entry at position nnz: the other side's padding row, value 0, padding slot nnz
+        cols_of = np.append(other.position, other.n_rows).astype(np.int32)[np.append(indices, other.n_rows)]
         values = np.append(np.asarray(values, dtype=np.float32), np.float32(0))
-        slots = np.append(np.asarray(slots, dtype=slot_type), slot_type(self.nnz))
-        self.blocks = []
-        for rows in _plan_blocks(self.lengths, budget, max_rows):
-            length = max(int(self.lengths[rows].max()) if len(rows) else 0, 1)
-            pos = indptr[rows][:, None] + np.arange(length)[None, :]
-            pos = np.where(np.arange(length)[None, :] < self.lengths[rows][:, None], pos, self.nnz)
-            self.blocks.append(_Block(rows, indices[pos], values[pos], slots[pos]))
+        slots = np.append(np.asarray(slots, dtype=np.int64), nnz)
+        start = offset = 0
+        cell_slots = []
+        for rows in self.groups:
+            length = max(int(self.row_counts[rows].max()), 1)
+            pos = self.indptr[rows][:, None] + np.arange(length)[None, :]
+            pos = np.where(np.arange(length)[None, :] < self.row_counts[rows][:, None], pos, nnz)
+            self.blocks.append(_Block(start, start + len(rows), offset, cols_of[pos], values[pos]))
+            cell_slots.append(slots[pos].ravel())
+            start += len(rows)
+            offset += pos.size
+        self.cell_slots = np.concatenate(cell_slots) if cell_slots else np.zeros(0, np.int64)
+        self.residuals = np.zeros((2, offset + 1), np.float32)
+
+    def cells_from(self, other: _Side, nnz: int) -> np.ndarray:
+        """For each of this side's cells, the other side's cell holding the same rating (its zero cell for padding)."""
+        n_other = other.residuals.shape[1] - 1
+        cell_of_slot = np.full(nnz + 1, n_other, np.int64)
+        real = other.cell_slots < nnz
+        cell_of_slot[other.cell_slots[real]] = np.flatnonzero(real)
+        return cell_of_slot[self.cell_slots]
 
 
 @dataclass(frozen=True)
 class _Block:
-    rows: np.ndarray  # (B,) row ids
-    cols: np.ndarray  # (B, L) column ids, n_cols on padding
+    start: int  # rows start:stop in block order
+    stop: int
+    offset: int  # first cell in the side's residual array; the block's cells are offset:offset + B * L
+    cols: np.ndarray  # (B, L) other-side positions, the other side's padding row on padding
     values: np.ndarray  # (B, L) stars, 0 on padding
-    slots: np.ndarray  # (B, L) index into the shared residual array
 
     @property
     def long_rows(self) -> bool:
         # batched BLAS mat-vecs pay off from about 16 entries per row; below that einsum's loop is faster
         return self.cols.shape[1] >= 16
+
+    @property
+    def cells(self) -> slice:
+        return slice(self.offset, self.offset + self.cols.size)
 
 
 def _sddmm(G2, v, long_rows: bool, out=None):
@@ -427,22 +459,23 @@ def _update_side(
     alpha0,
     p: TrainParams,
     other_size: int,
-    residuals: np.ndarray,
     fresh: bool = False,
     pool: ThreadPoolExecutor | None = None,
     compute_loss: bool = False,
 ) -> float:
     """One preconditioned step for every row of one side (other side fixed), in place.
 
-    Both sides' ranking blocks are first rotated into the eigenbasis of the fixed side's
-    Gram matrix (an exact reparametrization). ``residuals`` (2, nnz + 1) holds every
-    rating's current residual per head (prediction minus target; u.v and the star
-    prediction are the same number seen from either side), so a row's step starts from
-    them instead of recomputing its fitted values; each block writes its new residuals
-    back. With ``fresh`` they are computed from the factors first (the first half-epoch).
-    Row blocks are independent (disjoint rows and slots, fixed other side), so they run
-    on the worker threads of ``pool``; the result does not depend on scheduling. With
-    compute_loss, returns the observed-pair part of the objective at the NEW row values.
+    All factor arrays are in block order (see ``_Side``). Both sides' ranking blocks are
+    first rotated into the eigenbasis of the fixed side's Gram matrix (an exact
+    reparametrization). ``side.residuals`` holds every rating's current residual per head
+    (prediction minus target; u.v and the star prediction are the same number seen from
+    either side, so the caller carries them over from the other side), and a row's step
+    starts from them instead of recomputing its fitted values; each block writes its new
+    residuals back. With ``fresh`` they are computed from the factors first (the first
+    half-epoch). Row blocks are independent (disjoint rows and cells, fixed other side),
+    so they run on the worker threads of ``pool``; the result does not depend on
+    scheduling. With compute_loss, returns the observed-pair part of the objective at the
+    NEW row values.
     """
     k = Y_rank.shape[1]
     ks = Y_star.shape[1]
@@ -469,12 +502,14 @@ def _update_side(
     col_sq[k + ks] = 1.0
     nu = p.reg_exponent
     steps = (int(p.cg_steps), int(p.star_cg_steps))
+    residuals = side.residuals
 
     def work(block: _Block):
-        rows, cols, vals = block.rows, block.cols, block.values
+        rows, cols, vals = slice(block.start, block.stop), block.cols, block.values
+        B, L = cols.shape
         G2 = (_gather_rows(table_rank, cols, "rank"), _gather_rows(table_star, cols, "star"))  # reusable buffers
         n_row = side.lengths[rows].astype(np.float32)
-        z_old = np.empty((len(rows), width), np.float32)
+        z_old = np.empty((B, width), np.float32)
         np.matmul(X_rank[rows], Q, out=z_old[:, :k])  # rotate the rows into the same basis
         z_old[:, k : k + ks] = X_star[rows]
         z_old[:, k + ks] = x_bias[rows]
@@ -486,7 +521,7 @@ def _update_side(
             q[0] -= present  # ranking: target 1 on observed pairs
             q[1] -= (vals - mu - bias_table[cols]) * present  # star: rating minus the fixed biases
         else:
-            q = np.take(residuals, block.slots, axis=1)  # np.take: ~10x faster than fancy indexing here
+            q = residuals[:, block.cells].reshape(2, B, L)
         if p.liked_weight == 0:
             w2, w_sum = None, n_row
         else:
@@ -494,7 +529,7 @@ def _update_side(
             w2[0] = _liked_weights(vals, p.liked_weight) * present
             w2[1] = present
             w_sum = w2[0].sum(axis=1)
-        a_diag = np.empty((len(rows), width), np.float32)
+        a_diag = np.empty((B, width), np.float32)
         a_diag[:, :k] = gram_a[None, :] + (p.regularization * (n_row + alpha0 * other_size) ** nu)[:, None]
         a_diag[:, k : k + ks] = (p.star_regularization * np.maximum(n_row, 1.0) ** p.star_reg_exponent)[:, None]
         a_diag[:, k + ks] = p.bias_regularization
@@ -503,8 +538,7 @@ def _update_side(
         X_rank[rows] = z_new[:, :k]
         X_star[rows] = z_new[:, k : k + ks]
         x_bias[rows] = z_new[:, k + ks]
-        for j in (0, 1):  # padding cells all write 0 to the padding slot
-            residuals[j][block.slots] = q_new[j]
+        residuals[:, block.cells] = q_new.reshape(2, -1)
         if not compute_loss:
             return 0.0
         if w2 is not None:
@@ -516,6 +550,15 @@ def _update_side(
     else:
         losses = list(pool.map(work, side.blocks))
     return float(sum(losses))  # summed in block order: deterministic
+
+
+def _carry_residuals(source: _Side, target: _Side, cells: np.ndarray, in_parallel) -> None:
+    """Copy the residuals ``source`` just updated into ``target``'s cell layout (``cells`` from cells_from)."""
+
+    def head(j):
+        return lambda: np.take(source.residuals[j], cells, out=target.residuals[j][:-1], mode="clip")
+
+    in_parallel(head(0), head(1))
 
 
 def _objective(
@@ -594,44 +637,82 @@ def train(
     R.sum_duplicates()
     R.eliminate_zeros()
     R.sort_indices()
+    n_threads = _n_threads()
+    pool = ThreadPoolExecutor(max_workers=n_threads, initializer=_single_threaded_blas) if n_threads > 1 else None
+
+    def in_parallel(*tasks):
+        """Run independent setup steps on the worker threads; their results, in order."""
+        if pool is None:
+            return [task() for task in tasks]
+        return [future.result() for future in [pool.submit(task) for task in tasks]]
+
+    try:
+        return _fit(R, p, validation, on_epoch, early_stopping, pool, in_parallel)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        _GATHER_BUFFERS.__dict__.clear()  # the calling thread's gather buffers (pool threads are gone)
+
+
+def _build_sides(R: sp.csr_matrix, budget: int, in_parallel):
+    """Both sides' blocks, and for each side the other side's cell of each of its cells (see _Side)."""
+    # A rating's slot is its user-major (CSR) position; the item side reaches the slots through the transpose.
+    nnz, max_rows = R.nnz, 4096
+    slot_of = sp.csr_matrix((np.arange(nnz, dtype=np.int64), R.indices, R.indptr), shape=R.shape).tocsc()
+    by_user = _Side(R.indptr, budget, max_rows)
+    by_item = _Side(slot_of.indptr, budget, max_rows)
+    in_parallel(
+        lambda: by_user.link(R.indices, R.data, np.arange(nnz), by_item),
+        lambda: by_item.link(slot_of.indices, R.data[slot_of.data], slot_of.data, by_user),
+    )
+    item_cells_from_user, user_cells_from_item = in_parallel(
+        lambda: by_item.cells_from(by_user, nnz), lambda: by_user.cells_from(by_item, nnz)
+    )
+    by_item.cell_slots = by_user.cell_slots = None  # only needed for the two maps above
+    return by_user, by_item, item_cells_from_user, user_cells_from_item
+
+
+def _fit(R, p: TrainParams, validation, on_epoch, early_stopping, pool, in_parallel):
+    """train() on a clean CSR, with its worker pool (None: run in this thread) and setup helper."""
     n_users, n_items = R.shape
     nnz = R.nnz
-    k, ks = int(p.factors), int(p.star_factors)
     mu = float(R.data.mean()) if nnz else 3.0
     alpha0 = _alpha0(p, nnz, n_users, n_items)
-
+    k, ks = int(p.factors), int(p.star_factors)
     rng = np.random.default_rng(p.seed)
-    U_rank = (rng.standard_normal((n_users, k)) * (p.init_scale / np.sqrt(k))).astype(np.float32)
-    V_rank = (rng.standard_normal((n_items, k)) * (p.init_scale / np.sqrt(k))).astype(np.float32)
-    U_star = (rng.standard_normal((n_users, ks)) * (p.init_scale / np.sqrt(max(ks, 1)))).astype(np.float32)
-    V_star = (rng.standard_normal((n_items, ks)) * (p.init_scale / np.sqrt(max(ks, 1)))).astype(np.float32)
+    # users start at zero: the first half-epoch steps them from the (warm-started) items at once
+    U_rank = np.zeros((n_users, k), np.float32)
+    U_star = np.zeros((n_users, ks), np.float32)
+    V_rank = rng.standard_normal((n_items, k), dtype=np.float32) * np.float32(p.init_scale / np.sqrt(k))
+    V_star = rng.standard_normal((n_items, ks), dtype=np.float32) * np.float32(p.init_scale / np.sqrt(max(ks, 1)))
     ub = np.zeros(n_users, np.float32)
     ib = np.zeros(n_items, np.float32)
     if nnz and n_items >= max(k, ks):  # warm start: item factors span the dominant item subspaces
         present = sp.csr_matrix((np.ones(nnz, np.float32), R.indices, R.indptr), shape=R.shape)
         centered = sp.csr_matrix((R.data - np.float32(mu), R.indices, R.indptr), shape=R.shape)
-        V_rank = _subspace_init(present, V_rank, p.init_scale)
-        V_star = _subspace_init(centered, V_star, p.init_scale)
+        V_rank, V_star = in_parallel(
+            lambda: _subspace_init(present, V_rank, p.init_scale),
+            lambda: _subspace_init(centered, V_star, p.init_scale),
+        )
         del present, centered
 
-    max_rows = 4096
-    # residual slots are the user-major (CSR) positions; the item side reaches them through the transpose
-    by_user = _Side(R.indptr, R.indices, R.data, n_items, np.arange(nnz), p.block_budget, max_rows)
-    slot_of = sp.csr_matrix((np.arange(nnz, dtype=np.int64), R.indices, R.indptr), shape=R.shape).tocsc()
-    by_item = _Side(
-        slot_of.indptr, slot_of.indices, R.data[slot_of.data], n_users, slot_of.data, p.block_budget, max_rows
-    )
-    del slot_of
-    residuals = np.zeros((2, nnz + 1), np.float32)
-    item_counts = by_item.lengths.astype(np.int64)
+    by_user, by_item, item_cells_from_user, user_cells_from_item = _build_sides(R, p.block_budget, in_parallel)
+    U_rank, U_star, ub = U_rank[by_user.order], U_star[by_user.order], ub[by_user.order]
+    V_rank, V_star, ib = V_rank[by_item.order], V_star[by_item.order], ib[by_item.order]
+    item_counts = by_item.row_counts.astype(np.int64)
 
     def snapshot() -> FactorModel:
+        users, items = by_user.position, by_item.position  # back from block order to row ids
+        user_factors = np.empty((n_users, k + ks), np.float32)
+        user_factors[:, :k], user_factors[:, k:] = U_rank[users], U_star[users]
+        item_factors = np.empty((n_items, k + ks), np.float32)
+        item_factors[:, :k], item_factors[:, k:] = V_rank[items], V_star[items]
         return FactorModel(
             global_mean=mu,
-            user_factors=np.ascontiguousarray(np.hstack([U_rank, U_star])),
-            item_factors=np.ascontiguousarray(np.hstack([V_rank, V_star])),
-            user_bias=ub.copy(),
-            item_bias=ib.copy(),
+            user_factors=user_factors,
+            item_factors=item_factors,
+            user_bias=ub[users],
+            item_bias=ib[items],
             rank_factors=k,
             params=p,
             item_counts=item_counts,
@@ -641,43 +722,36 @@ def train(
     reports: list[EpochReport] = []
     best_model, best_rmse, best_recall, stale = None, np.inf, -np.inf, 0
     val = sp.csr_matrix(validation, dtype=np.float32) if validation is not None else None
-    n_threads = _n_threads()
-    pool = ThreadPoolExecutor(max_workers=n_threads, initializer=_single_threaded_blas) if n_threads > 1 else None
-    try:
-        for epoch in range(1, int(p.epochs) + 1):
-            t0 = time.perf_counter()
-            _update_side(
-                by_user, U_rank, V_rank, U_star, V_star, ub, ib, mu, alpha0, p, n_items, residuals, epoch == 1, pool
-            )
-            observed = _update_side(
-                by_item, V_rank, U_rank, V_star, U_star, ib, ub, mu, alpha0, p, n_users, residuals, False, pool, True
-            )
-            loss = _objective(
-                observed, nnz, U_rank, V_rank, U_star, V_star, ub, ib, alpha0, p, by_user.lengths, by_item.lengths
-            )
-            seconds = time.perf_counter() - t0
-            report = EpochReport(epoch=epoch, loss=loss, seconds=seconds, val_rmse=None, val_recall_at_10=None)
-            if val is not None:
-                model = snapshot()
-                report.val_rmse, report.val_recall_at_10 = _validation_metrics(model, R, val, seed=p.seed)
-                improved = False
-                if report.val_rmse is not None and report.val_rmse < best_rmse - 1e-4:
-                    best_rmse, improved = report.val_rmse, True
-                if report.val_recall_at_10 is not None and report.val_recall_at_10 > best_recall + 1e-4:
-                    best_recall, improved = report.val_recall_at_10, True
-                if improved:
-                    best_model, stale = model, 0
-                else:
-                    stale += 1
-            reports.append(report)
-            if on_epoch is not None:
-                on_epoch(report)
-            if early_stopping and val is not None and stale >= p.patience:
-                break
-    finally:
-        if pool is not None:
-            pool.shutdown()
-        _GATHER_BUFFERS.__dict__.clear()  # the calling thread's gather buffers (pool threads are gone)
+    for epoch in range(1, int(p.epochs) + 1):
+        t0 = time.perf_counter()
+        _update_side(by_user, U_rank, V_rank, U_star, V_star, ub, ib, mu, alpha0, p, n_items, epoch == 1, pool)
+        _carry_residuals(by_user, by_item, item_cells_from_user, in_parallel)
+        observed = _update_side(
+            by_item, V_rank, U_rank, V_star, U_star, ib, ub, mu, alpha0, p, n_users, False, pool, compute_loss=True
+        )
+        _carry_residuals(by_item, by_user, user_cells_from_item, in_parallel)
+        loss = _objective(
+            observed, nnz, U_rank, V_rank, U_star, V_star, ub, ib, alpha0, p, by_user.lengths, by_item.lengths
+        )
+        seconds = time.perf_counter() - t0
+        report = EpochReport(epoch=epoch, loss=loss, seconds=seconds, val_rmse=None, val_recall_at_10=None)
+        if val is not None:
+            model = snapshot()
+            report.val_rmse, report.val_recall_at_10 = _validation_metrics(model, R, val, seed=p.seed)
+            improved = False
+            if report.val_rmse is not None and report.val_rmse < best_rmse - 1e-4:
+                best_rmse, improved = report.val_rmse, True
+            if report.val_recall_at_10 is not None and report.val_recall_at_10 > best_recall + 1e-4:
+                best_recall, improved = report.val_recall_at_10, True
+            if improved:
+                best_model, stale = model, 0
+            else:
+                stale += 1
+        reports.append(report)
+        if on_epoch is not None:
+            on_epoch(report)
+        if early_stopping and val is not None and stale >= p.patience:
+            break
     model = best_model if (early_stopping and best_model is not None) else snapshot()
     return model, reports
 
