@@ -462,7 +462,7 @@ def _update_side(
     fresh: bool = False,
     pool: ThreadPoolExecutor | None = None,
     compute_loss: bool = False,
-) -> float:
+) -> tuple[float, np.ndarray]:
     """One preconditioned step for every row of one side (other side fixed), in place.
 
     All factor arrays are in block order (see ``_Side``). Both sides' ranking blocks are
@@ -474,8 +474,9 @@ def _update_side(
     residuals back. With ``fresh`` they are computed from the factors first (the first
     half-epoch). Row blocks are independent (disjoint rows and cells, fixed other side),
     so they run on the worker threads of ``pool``; the result does not depend on
-    scheduling. With compute_loss, returns the observed-pair part of the objective at the
-    NEW row values.
+    scheduling. Returns (with compute_loss) the observed-pair part of the objective at the
+    NEW row values, and the eigenvalues of the fixed side's Gram matrix: both ranking
+    blocks are left in its eigenbasis, where that Gram matrix is their diagonal.
     """
     k = Y_rank.shape[1]
     ks = Y_star.shape[1]
@@ -549,7 +550,7 @@ def _update_side(
         losses = [work(b) for b in side.blocks]
     else:
         losses = list(pool.map(work, side.blocks))
-    return float(sum(losses))  # summed in block order: deterministic
+    return float(sum(losses)), gram_eig  # summed in block order: deterministic
 
 
 def _carry_residuals(source: _Side, target: _Side, cells: np.ndarray, in_parallel) -> None:
@@ -562,16 +563,31 @@ def _carry_residuals(source: _Side, target: _Side, cells: np.ndarray, in_paralle
 
 
 def _objective(
-    observed: float, nnz: int, U_rank, V_rank, U_star, V_star, ub, ib, alpha0, p: TrainParams, user_counts, item_counts
+    observed: float,
+    nnz: int,
+    U_rank,
+    V_rank,
+    U_star,
+    V_star,
+    ub,
+    ib,
+    alpha0,
+    p: TrainParams,
+    user_counts,
+    item_counts,
+    user_gram_eig,
 ) -> float:
-    """Full training objective (both heads) / nnz, given the observed-pair part."""
+    """Full training objective (both heads) / nnz, given the observed-pair part.
+
+    Both ranking blocks are in the eigenbasis of U^T U, whose eigenvalues are ``user_gram_eig``.
+    """
     n_users, n_items = U_rank.shape[0], V_rank.shape[0]
     total = observed
-    gu = (U_rank.T @ U_rank).astype(np.float64)
-    gv = (V_rank.T @ V_rank).astype(np.float64)
     # all-pairs term alpha0 * sum_{u,i} (u.v)^2 = alpha0 * <U^T U, V^T V>, minus nothing:
     # the observed pairs are deliberately counted in both terms (Rendle et al.).
-    total += alpha0 * float(np.sum(gu * gv))
+    # U^T U is diagonal in this basis, so only the diagonal of V^T V counts.
+    v_col_sq = np.einsum("ij,ij->j", V_rank, V_rank, dtype=np.float64)
+    total += alpha0 * float(np.dot(user_gram_eig, v_col_sq))
     nu = p.reg_exponent
     n_u = user_counts.astype(np.float64)
     n_i = item_counts.astype(np.float64)
@@ -726,12 +742,13 @@ def _fit(R, p: TrainParams, validation, on_epoch, early_stopping, pool, in_paral
         t0 = time.perf_counter()
         _update_side(by_user, U_rank, V_rank, U_star, V_star, ub, ib, mu, alpha0, p, n_items, epoch == 1, pool)
         _carry_residuals(by_user, by_item, item_cells_from_user, in_parallel)
-        observed = _update_side(
+        observed, user_gram_eig = _update_side(
             by_item, V_rank, U_rank, V_star, U_star, ib, ub, mu, alpha0, p, n_users, False, pool, compute_loss=True
         )
         _carry_residuals(by_item, by_user, user_cells_from_item, in_parallel)
         loss = _objective(
-            observed, nnz, U_rank, V_rank, U_star, V_star, ub, ib, alpha0, p, by_user.lengths, by_item.lengths
+            observed, nnz, U_rank, V_rank, U_star, V_star, ub, ib, alpha0, p, by_user.lengths, by_item.lengths,
+            user_gram_eig,
         )
         seconds = time.perf_counter() - t0
         report = EpochReport(epoch=epoch, loss=loss, seconds=seconds, val_rmse=None, val_recall_at_10=None)
