@@ -471,8 +471,8 @@ def _update_side(
     (prediction minus target; u.v and the star prediction are the same number seen from
     either side, so the caller carries them over from the other side), and a row's step
     starts from them instead of recomputing its fitted values; each block writes its new
-    residuals back. With ``fresh`` they are computed from the factors first (the first
-    half-epoch). Row blocks are independent (disjoint rows and cells, fixed other side),
+    residuals back. ``fresh`` says this side's rows are still all zero (the first
+    half-epoch), so the residuals are minus the targets. Row blocks are independent (disjoint rows and cells, fixed other side),
     so they run on the worker threads of ``pool``; the result does not depend on
     scheduling. Returns (with compute_loss) the observed-pair part of the objective at the
     NEW row values, and the eigenvalues of the fixed side's Gram matrix: both ranking
@@ -517,10 +517,10 @@ def _update_side(
         present = None
         if fresh or p.liked_weight != 0:
             present = (vals > 0).astype(np.float32)
-        if fresh:
-            q = _sddmm(G2, z_old, block.long_rows)
-            q[0] -= present  # ranking: target 1 on observed pairs
-            q[1] -= (vals - mu - bias_table[cols]) * present  # star: rating minus the fixed biases
+        if fresh:  # the rows are all zero, so the residuals are minus the targets
+            q = np.empty((2, B, L), np.float32)
+            np.negative(present, out=q[0])  # ranking: target 1 on observed pairs
+            q[1] = (mu + bias_table[cols] - vals) * present  # star: rating minus the fixed biases
         else:
             q = residuals[:, block.cells].reshape(2, B, L)
         if p.liked_weight == 0:
@@ -696,7 +696,7 @@ def _fit(R, p: TrainParams, validation, on_epoch, early_stopping, pool, in_paral
     alpha0 = _alpha0(p, nnz, n_users, n_items)
     k, ks = int(p.factors), int(p.star_factors)
     rng = np.random.default_rng(p.seed)
-    # users start at zero: the first half-epoch steps them from the (warm-started) items at once
+    # users start at zero (fresh=True below relies on it): the first half-epoch steps them from the items
     U_rank = np.zeros((n_users, k), np.float32)
     U_star = np.zeros((n_users, ks), np.float32)
     V_rank = rng.standard_normal((n_items, k), dtype=np.float32) * np.float32(p.init_scale / np.sqrt(k))
