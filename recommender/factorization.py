@@ -38,8 +38,8 @@
 # and d minimizes it over the CG subspace, so any step in (0, 2) lowers it),
 # which converges in fewer epochs.
 #
-# Speed (see bench/RESULTS.md). The first two points are exact reformulations
-# of the above; the third changes only the starting point:
+# Speed (see bench/RESULTS.md). The first three points are exact reformulations
+# of the above; the last changes only the starting point:
 # * Before each half-epoch both ranking blocks are rotated by the eigenvectors
 #   of the fixed side's Gram matrix (u.v and |u| are invariant under a common
 #   rotation). In that basis the Gramian term alpha0 * V^T V of every row's
@@ -48,14 +48,20 @@
 #   together in one CG loop, each with its own step sizes. The other side's
 #   rows are gathered from two contiguous tables (ranking factors, and
 #   [star factors | 1]) into per-thread buffers reused from block to block;
-#   each block's mat-vecs are batched einsum / matmul calls on its own table.
-#   Rows are grouped into padded blocks of similar length, built once per
-#   training run; the blocks run on two worker threads with single-threaded
-#   BLAS each.
+#   each block's mat-vecs are batched einsum (short rows) or matmul (rows of
+#   16+ ratings) calls on its own table. Rows are sorted by length into padded
+#   blocks, built once per training run, and each side's factor arrays are
+#   kept in that block order while training, so a block's rows are a slice.
+#   The blocks run on two worker threads with single-threaded BLAS each.
+# * Every rating's residual per head (prediction minus target) is kept between
+#   half-epochs: it is the same number seen from the user and from the book, so
+#   after one side's step it is copied (one gather) into the other side's
+#   block layout, and a row's step starts from it instead of a mat-vec.
 # * Warm start: the item factors start from one randomized subspace-iteration
 #   step, span(M^T M Omega) with Omega the usual random init (M = the 0/1
 #   rating pattern for the ranking block, the centered ratings for the star
-#   block), so training needs fewer epochs. Users start random as before.
+#   block), so training needs fewer epochs. Users start at zero: the first
+#   half-epoch steps them from those items.
 
 from __future__ import annotations
 

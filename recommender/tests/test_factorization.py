@@ -256,3 +256,32 @@ def test_worker_threads_do_not_change_the_result(data, monkeypatch):
     assert np.array_equal(one.item_factors, two.item_factors)
     assert np.array_equal(one.user_bias, two.user_bias)
     assert [r.loss for r in rep_one] == [r.loss for r in rep_two]
+
+
+@pytest.mark.parametrize("liked_weight", [0.0, 1.0])
+def test_reported_loss_is_the_objective_of_the_returned_model(data, liked_weight):
+    # Training keeps rows in its own block order and carries residuals from side to side; the
+    # loss it reports must still be the objective recomputed from scratch on the model it returns.
+    params = dataclasses.replace(PARAMS, block_budget=40, epochs=4, liked_weight=liked_weight)
+    full = data.tocoo()
+    keep = np.random.default_rng(3).random(full.nnz) < 0.75  # uneven row lengths: block order is not row order
+    data = sp.csr_matrix((full.data[keep], (full.row[keep], full.col[keep])), shape=full.shape)
+    model, reports = train(data, params)
+    coo = data.tocoo()
+    k = model.rank_factors
+    U, V = model.user_factors.astype(np.float64), model.item_factors.astype(np.float64)
+    fit = np.einsum("nk,nk->n", U[coo.row, :k], V[coo.col, :k])
+    weight = 1.0 + liked_weight * np.maximum(coo.data - 3.0, 0.0)
+    stars = model.global_mean + model.user_bias[coo.row] + model.item_bias[coo.col]
+    stars = stars + np.einsum("nk,nk->n", U[coo.row, k:], V[coo.col, k:])
+    n_users, n_items = data.shape
+    n_u, n_i = np.diff(data.indptr), np.diff(data.tocsc().indptr)
+    alpha0 = model.alpha0
+    total = np.sum(weight * (fit - 1.0) ** 2) + np.sum((stars - coo.data) ** 2)
+    total += alpha0 * np.sum((U[:, :k].T @ U[:, :k]) * (V[:, :k].T @ V[:, :k]))
+    total += params.regularization * np.sum((n_u + alpha0 * n_items) * np.sum(U[:, :k] ** 2, axis=1))
+    total += params.regularization * np.sum((n_i + alpha0 * n_users) * np.sum(V[:, :k] ** 2, axis=1))
+    total += params.star_regularization * np.sum(np.sqrt(np.maximum(n_u, 1)) * np.sum(U[:, k:] ** 2, axis=1))
+    total += params.star_regularization * np.sum(np.sqrt(np.maximum(n_i, 1)) * np.sum(V[:, k:] ** 2, axis=1))
+    total += params.bias_regularization * (np.sum(model.user_bias**2.0) + np.sum(model.item_bias**2.0))
+    assert reports[-1].loss == pytest.approx(total / data.nnz, rel=1e-4)
