@@ -313,7 +313,7 @@ def _spmm(G2, q, width: int):
     return h
 
 
-def _cg_step(z_old, G2, q, w2, a_diag, pre, mask2, steps, lr, long_rows=False, track_residuals=True):
+def _cg_step(z_old, G2, q, w2, a_diag, pre, mask2, steps, lr, long_rows=False):
     """Damped truncated-Newton step for a block of rows of two separable weighted least-squares losses.
 
     Each row vector z = [x_0 | x_1] holds two independent blocks (the ranking block and the
@@ -329,15 +329,15 @@ def _cg_step(z_old, G2, q, w2, a_diag, pre, mask2, steps, lr, long_rows=False, t
     comes from ``steps[j]`` conjugate-gradient iterations with Jacobi preconditioner ``pre``
     (~ diag H) and matrix-free Hessian-vector products; both blocks' CG run in lockstep
     (each block keeps its own step sizes), and ``steps[j]`` <= 0 solves H_j d_j = g_j
-    exactly. Returns z_old - lr * d and, with ``track_residuals``, the residuals at the new
-    values (2, B, L), else None.
+    exactly. ``long_rows`` picks the mat-vec kernel (see _sddmm). Returns z_old - lr * d and
+    the residuals at the new values, (2, B, L).
     """
     mask2T = np.ascontiguousarray(mask2.T)
     width = mask2.shape[1]
     g = _spmm(G2, q * w2 if w2 is not None else q, width)
     g += a_diag * z_old
     d = np.zeros_like(z_old)
-    Gd = np.zeros_like(q) if track_residuals else None
+    Gd = np.zeros_like(q)
     cg_blocks = np.array([s > 0 for s in steps], np.float32)  # 1 for the blocks CG handles
     for j, s in enumerate(steps):
         if s <= 0:  # exact Newton step for block j via its explicit Hessian (small problems / checks)
@@ -348,8 +348,7 @@ def _cg_step(z_old, G2, q, w2, a_diag, pre, mask2, steps, lr, long_rows=False, t
             H[:, np.arange(len(cols)), np.arange(len(cols))] += a_diag[:, cols]
             dj = np.linalg.solve(H, g[:, cols, None].astype(np.float64))[:, :, 0].astype(np.float32)
             d[:, cols] = dj
-            if Gd is not None:
-                Gd[j] = np.matmul(Gj, dj[:, :, None])[:, :, 0]
+            Gd[j] = np.matmul(Gj, dj[:, :, None])[:, :, 0]
     n_iter = max(steps)
     if n_iter > 0:
         inv_pre = (mask2.T @ cg_blocks).astype(np.float32) / pre  # 0 on exactly-solved blocks
@@ -366,8 +365,7 @@ def _cg_step(z_old, G2, q, w2, a_diag, pre, mask2, steps, lr, long_rows=False, t
             alpha = (rz / np.maximum(pHp, 1e-30)) * np.array([it < s for s in steps], np.float32)
             alpha_w = alpha @ mask2  # (B, W): each column's block step size
             d += p * alpha_w
-            if Gd is not None:
-                Gd += alpha.T[:, :, None] * Gp
+            Gd += alpha.T[:, :, None] * Gp
             if it == n_iter - 1:
                 break
             Hp = _spmm(G2, wGp, width)
@@ -379,11 +377,8 @@ def _cg_step(z_old, G2, q, w2, a_diag, pre, mask2, steps, lr, long_rows=False, t
             beta = rz_new / np.maximum(rz, 1e-30)
             p = zv + p * (beta @ mask2)
             rz = rz_new
-    z_new = z_old - lr * d
-    if Gd is None:
-        return z_new, None
     Gd *= lr
-    return z_new, np.subtract(q, Gd, out=Gd)
+    return z_old - lr * d, np.subtract(q, Gd, out=Gd)
 
 
 def _n_threads() -> int:
@@ -478,11 +473,12 @@ def _update_side(
     either side, so the caller carries them over from the other side), and a row's step
     starts from them instead of recomputing its fitted values; each block writes its new
     residuals back. ``fresh`` says this side's rows are still all zero (the first
-    half-epoch), so the residuals are minus the targets. Row blocks are independent (disjoint rows and cells, fixed other side),
-    so they run on the worker threads of ``pool``; the result does not depend on
-    scheduling. Returns (with compute_loss) the observed-pair part of the objective at the
-    NEW row values, and the eigenvalues of the fixed side's Gram matrix: both ranking
-    blocks are left in its eigenbasis, where that Gram matrix is their diagonal.
+    half-epoch), so the residuals are minus the targets. Row blocks are independent
+    (disjoint rows and cells, fixed other side), so they run on the worker threads of
+    ``pool``; the result does not depend on scheduling. Returns (with compute_loss) the
+    observed-pair part of the objective at the NEW row values, and the eigenvalues of the
+    fixed side's Gram matrix: both ranking blocks are left in its eigenbasis, where that
+    Gram matrix is their diagonal.
     """
     k = Y_rank.shape[1]
     ks = Y_star.shape[1]
