@@ -242,35 +242,48 @@ class _Side:
         self.position[self.order] = np.arange(self.n_rows)
         self.lengths = lengths[self.order]
         self.blocks: list[_Block] = []
-        self.cell_slots = np.zeros(0, np.int64)  # per cell: the rating's slot (nnz for padding)
+        self.cell_slots = np.zeros(0, np.int64)  # per cell: the rating's slot (nnz for padding); see link
         self.residuals = np.zeros((2, 1), np.float32)
 
     def link(self, indices, values, slots, other: _Side) -> None:
+        """Fill the blocks; ``slots`` gives each CSR entry's rating slot (None: the entry's own position)."""
         nnz = int(self.indptr[-1])
+        index_type = _index_type(nnz)
         # sentinel entry at position nnz: the other side's padding row, value 0, padding slot nnz
-        cols_of = np.append(other.position, other.n_rows).astype(np.int32)[np.append(indices, other.n_rows)]
+        other_position = np.append(other.position, other.n_rows).astype(np.int32)
+        cols_of = np.empty(nnz + 1, np.int32)
+        np.take(other_position, indices, out=cols_of[:nnz])
+        cols_of[nnz] = other.n_rows
         values = np.append(np.asarray(values, dtype=np.float32), np.float32(0))
-        slots = np.append(np.asarray(slots, dtype=np.int64), nnz)
+        if slots is not None:
+            slots = np.append(np.asarray(slots, dtype=index_type), index_type(nnz))
+        widths = [max(int(self.row_counts[rows].max()), 1) for rows in self.groups]
+        self.cell_slots = np.empty(sum(len(rows) * w for rows, w in zip(self.groups, widths, strict=True)), index_type)
         start = offset = 0
-        cell_slots = []
-        for rows in self.groups:
-            length = max(int(self.row_counts[rows].max()), 1)
+        for rows, length in zip(self.groups, widths, strict=True):
             pos = self.indptr[rows][:, None] + np.arange(length)[None, :]
             pos = np.where(np.arange(length)[None, :] < self.row_counts[rows][:, None], pos, nnz)
             self.blocks.append(_Block(start, start + len(rows), offset, cols_of[pos], values[pos]))
-            cell_slots.append(slots[pos].ravel())
+            self.cell_slots[offset : offset + pos.size] = (pos if slots is None else slots[pos]).ravel()
             start += len(rows)
             offset += pos.size
-        self.cell_slots = np.concatenate(cell_slots) if cell_slots else np.zeros(0, np.int64)
         self.residuals = np.zeros((2, offset + 1), np.float32)
 
     def cells_from(self, other: _Side, nnz: int) -> np.ndarray:
         """For each of this side's cells, the other side's cell holding the same rating (its zero cell for padding)."""
         n_other = other.residuals.shape[1] - 1
-        cell_of_slot = np.full(nnz + 1, n_other, np.int64)
-        real = other.cell_slots < nnz
-        cell_of_slot[other.cell_slots[real]] = np.flatnonzero(real)
+        index_type = _index_type(n_other)
+        cell_of_slot = np.empty(nnz + 1, index_type)
+        for block in other.blocks:  # block by block: no whole-side temporary index arrays
+            cells = block.cells
+            cell_of_slot[other.cell_slots[cells]] = np.arange(cells.start, cells.stop, dtype=index_type)
+        cell_of_slot[nnz] = n_other  # padding: the other side's zero cell
         return cell_of_slot[self.cell_slots]
+
+
+def _index_type(largest: int):
+    """The narrower integer type that can index ``largest`` + 1 entries (halves the index arrays' memory)."""
+    return np.int32 if largest < np.iinfo(np.int32).max else np.int64
 
 
 @dataclass(frozen=True)
@@ -555,11 +568,19 @@ def _update_side(
     return float(sum(losses)), gram_eig  # summed in block order: deterministic
 
 
-def _carry_residuals(source: _Side, target: _Side, cells: np.ndarray, in_parallel) -> None:
-    """Copy the residuals ``source`` just updated into ``target``'s cell layout (``cells`` from cells_from)."""
+def _carry_residuals(source: _Side, target: _Side, cells: np.ndarray, in_parallel, chunk: int = 1 << 18) -> None:
+    """Copy the residuals ``source`` just updated into ``target``'s cell layout (``cells`` from cells_from).
+
+    In chunks: np.take converts narrower index arrays to intp, and a chunk's copy is small.
+    """
 
     def head(j):
-        return lambda: np.take(source.residuals[j], cells, out=target.residuals[j][:-1], mode="clip")
+        def copy():
+            for start in range(0, len(cells), chunk):
+                part = slice(start, start + chunk)
+                np.take(source.residuals[j], cells[part], out=target.residuals[j][:-1][part], mode="clip")
+
+        return copy
 
     in_parallel(head(0), head(1))
 
@@ -672,20 +693,19 @@ def train(
         _GATHER_BUFFERS.__dict__.clear()  # the calling thread's gather buffers (pool threads are gone)
 
 
-def _build_sides(R: sp.csr_matrix, budget: int, in_parallel):
+def _build_sides(R: sp.csr_matrix, budget: int):
     """Both sides' blocks, and for each side the other side's cell of each of its cells (see _Side)."""
     # A rating's slot is its user-major (CSR) position; the item side reaches the slots through the transpose.
     nnz, max_rows = R.nnz, 4096
     slot_of = sp.csr_matrix((np.arange(nnz, dtype=np.int64), R.indices, R.indptr), shape=R.shape).tocsc()
     by_user = _Side(R.indptr, budget, max_rows)
     by_item = _Side(slot_of.indptr, budget, max_rows)
-    in_parallel(
-        lambda: by_user.link(R.indices, R.data, np.arange(nnz), by_item),
-        lambda: by_item.link(slot_of.indices, R.data[slot_of.data], slot_of.data, by_user),
-    )
-    item_cells_from_user, user_cells_from_item = in_parallel(
-        lambda: by_item.cells_from(by_user, nnz), lambda: by_user.cells_from(by_item, nnz)
-    )
+    # one step after the other: each holds temporaries the size of all ratings (memory at full scale)
+    by_user.link(R.indices, R.data, None, by_item)
+    by_item.link(slot_of.indices, R.data[slot_of.data], slot_of.data, by_user)
+    del slot_of
+    item_cells_from_user = by_item.cells_from(by_user, nnz)
+    user_cells_from_item = by_user.cells_from(by_item, nnz)
     by_item.cell_slots = by_user.cell_slots = None  # only needed for the two maps above
     return by_user, by_item, item_cells_from_user, user_cells_from_item
 
@@ -714,7 +734,7 @@ def _fit(R, p: TrainParams, validation, on_epoch, early_stopping, pool, in_paral
         )
         del present, centered
 
-    by_user, by_item, item_cells_from_user, user_cells_from_item = _build_sides(R, p.block_budget, in_parallel)
+    by_user, by_item, item_cells_from_user, user_cells_from_item = _build_sides(R, p.block_budget)
     U_rank, U_star, ub = U_rank[by_user.order], U_star[by_user.order], ub[by_user.order]
     V_rank, V_star, ib = V_rank[by_item.order], V_star[by_item.order], ib[by_item.order]
     item_counts = by_item.row_counts.astype(np.int64)
