@@ -205,17 +205,23 @@ def user_ratings(user):
     return dict(Rating.objects.filter(rater__user=user).values_list("book_id", "value"))
 
 
+@transaction.atomic
 def refresh_rating_summaries(book_ids=None):
     """Recount rating summaries from the ratings table, for all books or the given ones.
 
     Used after bulk writes (dataset imports, demo data, merging books), where the
-    per-rating delta of set_rating would be one UPDATE per row.
+    per-rating delta of set_rating would be one UPDATE per row. On PostgreSQL the books
+    are locked before counting: a site rating that commits while the recount runs
+    either is counted, or its delta waits and lands on top of the new count; without
+    the lock the recount could write a count taken before that rating committed.
     """
-    books = Book.objects.all() if book_ids is None else Book.objects.filter(pk__in=list(book_ids))
-    if book_ids is not None and not book_ids:
-        return 0
+    if book_ids is not None:
+        book_ids = sorted({int(pk) for pk in book_ids})
+        if not book_ids:
+            return 0
     if connection.vendor == "postgresql":
         return _refresh_summaries_postgres(book_ids)
+    books = Book.objects.all() if book_ids is None else Book.objects.filter(pk__in=book_ids)
 
     def count(**filters):
         ratings = Rating.objects.filter(book=OuterRef("pk"), **filters).order_by().values("book")
@@ -227,12 +233,19 @@ def refresh_rating_summaries(book_ids=None):
 
 
 def _refresh_summaries_postgres(book_ids):
-    where, params = "", []
-    if book_ids is not None:
-        where, params = "WHERE b.id = ANY(%s)", [list(book_ids)]
     book_table = Book._meta.db_table
     rating_table = Rating._meta.db_table
     with connection.cursor() as cursor:
+        if book_ids is None:
+            # blocks rating deltas (row updates) until this transaction ends, and waits for those in flight
+            cursor.execute(f"LOCK TABLE {book_table} IN SHARE ROW EXCLUSIVE MODE")
+            books_where = ratings_where = ""
+            params = []
+        else:
+            cursor.execute(f"SELECT id FROM {book_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [book_ids])
+            books_where, ratings_where = "AND b.id = ANY(%s)", "WHERE book_id = ANY(%s)"
+            params = [book_ids, book_ids]  # the subquery's, then the outer WHERE's
+        # a new statement, so a new snapshot: every rating committed before the lock was granted is counted
         cursor.execute(
             f"""
             UPDATE {book_table} AS b SET
@@ -245,14 +258,14 @@ def _refresh_summaries_postgres(book_ids):
                        COUNT(*) FILTER (WHERE value = 1) AS s1, COUNT(*) FILTER (WHERE value = 2) AS s2,
                        COUNT(*) FILTER (WHERE value = 3) AS s3, COUNT(*) FILTER (WHERE value = 4) AS s4,
                        COUNT(*) FILTER (WHERE value = 5) AS s5
-                FROM {rating_table} GROUP BY book_id
+                FROM {rating_table} {ratings_where} GROUP BY book_id
             ) AS s ON s.book_id = b2.id
-            WHERE b.id = b2.id {where.replace("WHERE", "AND")}
+            WHERE b.id = b2.id {books_where}
             """,
             params,
         )
         updated = cursor.rowcount
-    books = Book.objects.all() if book_ids is None else Book.objects.filter(pk__in=list(book_ids))
+    books = Book.objects.all() if book_ids is None else Book.objects.filter(pk__in=book_ids)
     _refresh_averages(books)
     return updated
 

@@ -166,3 +166,39 @@ def test_a_second_first_rating_during_the_first_waits_and_replaces_it(book, read
     assert list(Rating.objects.filter(rater__user=reader, book=book).values_list("value", flat=True)) == [5]
     assert Rater.objects.filter(user=reader).count() == 1
     assert summary(book) == (1, [0, 0, 0, 0, 1], 5.0)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("scope", ["these books", "all books"])
+def test_a_rating_committed_during_a_recount_is_counted(book, reader, other_reader, scope):
+    """A recount (after an import, a merge, an admin delete) next to a site rating loses neither."""
+    set_rating(reader, book, 3)
+    rated, release, recounted = threading.Event(), threading.Event(), []
+
+    def rate():  # a site rating whose transaction is still open when the recount starts
+        try:
+            with transaction.atomic():
+                set_rating(other_reader, book, 5)
+                rated.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def recount():
+        try:
+            rated.wait(10)
+            recounted.append(refresh_rating_summaries([book.pk] if scope == "these books" else None))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=rate), threading.Thread(target=recount)]
+    for thread in threads:
+        thread.start()
+    waited = rated.wait(10) and wait_until_a_session_waits_on_a_lock()
+    release.set()
+    for thread in threads:
+        thread.join(20)
+    assert waited, "the recount never waited for the open rating"
+    assert recounted and recounted[0] >= 1
+    assert summary(book) == (2, [0, 0, 1, 0, 1], 4.0)
