@@ -196,7 +196,11 @@ class Book(models.Model):
     def author_links(self):
         """BookAuthor rows, main author first: with_list_data's prefetch, else bookauthor_set (prefetched or not)."""
         links = getattr(self, "listed_author_links", None)
-        return links if links is not None else list(self.bookauthor_set.all())
+        if links is not None:
+            return links
+        if "bookauthor_set" in getattr(self, "_prefetched_objects_cache", {}):  # e.g. the admin's own prefetch
+            return list(self.bookauthor_set.all())
+        return list(self.bookauthor_set.select_related("author").order_by("position"))
 
     @property
     def author_list(self):

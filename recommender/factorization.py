@@ -399,6 +399,7 @@ def _n_threads() -> int:
 
 
 _BLAS_LOCAL_SETTERS: list | None = None
+_BLAS_LOOKUP_LOCK = threading.Lock()
 
 
 def _single_threaded_blas() -> None:
@@ -409,20 +410,22 @@ def _single_threaded_blas() -> None:
     Silently does nothing if the BLAS library does not offer it.
     """
     global _BLAS_LOCAL_SETTERS
-    if _BLAS_LOCAL_SETTERS is None:
-        _BLAS_LOCAL_SETTERS = []
-        try:
-            import ctypes
+    with _BLAS_LOOKUP_LOCK:  # both worker threads start at once; the second must not see a half-filled list
+        if _BLAS_LOCAL_SETTERS is None:
+            setters = []
+            try:
+                import ctypes
 
-            with open("/proc/self/maps") as fh:
-                libs = sorted({ln.split()[-1] for ln in fh if "openblas" in ln.lower() and ".so" in ln})
-            for path in libs:
-                fn = getattr(ctypes.CDLL(path), "openblas_set_num_threads_local", None)
-                if fn is not None:
-                    fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
-                    _BLAS_LOCAL_SETTERS.append(fn)
-        except Exception:  # pragma: no cover - platform without /proc or OpenBLAS
-            pass
+                with open("/proc/self/maps") as fh:
+                    libs = sorted({ln.split()[-1] for ln in fh if "openblas" in ln.lower() and ".so" in ln})
+                for path in libs:
+                    fn = getattr(ctypes.CDLL(path), "openblas_set_num_threads_local", None)
+                    if fn is not None:
+                        fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+                        setters.append(fn)
+            except Exception:  # pragma: no cover - platform without /proc or OpenBLAS
+                pass
+            _BLAS_LOCAL_SETTERS = setters
     for fn in _BLAS_LOCAL_SETTERS:
         fn(1)
 

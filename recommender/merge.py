@@ -42,7 +42,7 @@ def merge_books(keep, duplicates):
     if not duplicate_ids:
         return result
     all_ids = [keep.pk, *duplicate_ids]
-    list(Book.objects.select_for_update().filter(pk__in=all_ids).values_list("pk", flat=True))
+    list(Book.objects.select_for_update().filter(pk__in=all_ids).order_by("pk").values_list("pk", flat=True))
 
     ratings = Rating.objects.filter(book_id__in=all_ids).values_list("id", "rater_id", "book_id", "updated")
     # The most recently updated rating wins; on a tie, the kept book's.

@@ -236,13 +236,14 @@ def _refresh_summaries_postgres(book_ids):
     book_table = Book._meta.db_table
     rating_table = Rating._meta.db_table
     with connection.cursor() as cursor:
+        # The books' rows, in id order: a rating's summary delta (a row update) waits until this transaction
+        # ends, and the lock waits for deltas in flight. NO KEY: new ratings' foreign-key checks do not wait.
         if book_ids is None:
-            # blocks rating deltas (row updates) until this transaction ends, and waits for those in flight
-            cursor.execute(f"LOCK TABLE {book_table} IN SHARE ROW EXCLUSIVE MODE")
+            cursor.execute(f"SELECT id FROM {book_table} ORDER BY id FOR NO KEY UPDATE")
             books_where = ratings_where = ""
             params = []
         else:
-            cursor.execute(f"SELECT id FROM {book_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [book_ids])
+            cursor.execute(f"SELECT id FROM {book_table} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", [book_ids])
             books_where, ratings_where = "AND b.id = ANY(%s)", "WHERE book_id = ANY(%s)"
             params = [book_ids, book_ids]  # the subquery's, then the outer WHERE's
         # a new statement, so a new snapshot: every rating committed before the lock was granted is counted
