@@ -2,11 +2,10 @@
 
 import csv
 import io
-import threading
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -14,7 +13,7 @@ from accounts.models import GoodreadsImport, ImportedBook, ShelfEntry
 from catalog.models import Book
 from recommender.models import Rater, Rating
 from recommender.ratings import refresh_rating_summaries, set_rating
-from recommender.tests.conftest import wait_until_a_session_waits_on_a_lock
+from recommender.tests.conftest import contend_with_open_transaction
 
 User = get_user_model()
 
@@ -140,31 +139,11 @@ def test_a_rating_given_while_an_account_is_deleted_stays_counted(reader, other_
     set_rating(other_reader, books[1], 4)
     client = Client()
     client.force_login(reader)
-    other_rated, release, statuses = threading.Event(), threading.Event(), []
-
-    def other_rates():  # another reader's rating of the same book, committed while the deletion waits
-        try:
-            with transaction.atomic():
-                set_rating(other_reader, books[0], 3)
-                other_rated.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    def delete_account():
-        try:
-            other_rated.wait(10)
-            statuses.append(client.post(reverse("accounts:delete_account"), {"password": "correct-horse-battery"}).status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=other_rates), threading.Thread(target=delete_account)]
-    for thread in threads:
-        thread.start()
-    waited = other_rated.wait(10) and wait_until_a_session_waits_on_a_lock()
-    release.set()
-    for thread in threads:
-        thread.join(20)
+    waited, statuses = contend_with_open_transaction(
+        # another reader's rating of the same book, committed while the deletion waits
+        lambda: set_rating(other_reader, books[0], 3),
+        lambda: client.post(reverse("accounts:delete_account"), {"password": "correct-horse-battery"}).status_code,
+    )
     assert waited and statuses == [302]
     assert summaries(books) == recounted(books)
     assert summaries(books)[0][:6] == (1, 0, 0, 1, 0, 0)

@@ -2,13 +2,14 @@
 
 import io
 import random
+import threading
 import time
 from dataclasses import dataclass
 
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 
 from catalog.models import Book, Genre
 from recommender import serving
@@ -90,3 +91,37 @@ def wait_until_a_session_waits_on_a_lock(timeout=10):
                 return True
             time.sleep(0.02)
     return False
+
+
+def contend_with_open_transaction(hold, contender, timeout=10):
+    """Run ``hold`` in a transaction kept open until ``contender`` (on another thread) waits for a lock.
+
+    Both run on their own threads and database connections (PostgreSQL, transactional tests). Returns
+    (whether the contender was seen waiting, the contender's results: [its return value] if it finished).
+    """
+    held, release, results = threading.Event(), threading.Event(), []
+
+    def holder():
+        try:
+            with transaction.atomic():
+                hold()
+                held.set()
+                release.wait(timeout)
+        finally:
+            connection.close()
+
+    def other():
+        try:
+            held.wait(timeout)
+            results.append(contender())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=other)]
+    for thread in threads:
+        thread.start()
+    waited = held.wait(timeout) and wait_until_a_session_waits_on_a_lock(timeout)
+    release.set()
+    for thread in threads:
+        thread.join(2 * timeout)
+    return waited, results

@@ -1,7 +1,5 @@
-import threading
 
 import pytest
-from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -16,7 +14,7 @@ from recommender.ratings import (
     set_ratings,
 )
 
-from .conftest import wait_until_a_session_waits_on_a_lock
+from .conftest import contend_with_open_transaction
 
 
 @pytest.fixture
@@ -133,34 +131,17 @@ def test_a_second_first_rating_during_the_first_waits_and_replaces_it(book, read
         set_rating(reader, Book.objects.create(title="Read before"), 3)
     client = Client()
     client.force_login(reader)
-    first_done, release, statuses = threading.Event(), threading.Event(), []
 
     def first():  # the first click's transaction, held open until the second click is waiting
-        try:
-            with transaction.atomic():
-                if first_writer == "set_rating":
-                    set_rating(reader, book, 4)
-                else:
-                    set_ratings(reader, {book.pk: 4})
-                first_done.set()
-                release.wait(10)
-        finally:
-            connection.close()
+        if first_writer == "set_rating":
+            set_rating(reader, book, 4)
+        else:
+            set_ratings(reader, {book.pk: 4})
 
     def second():
-        try:
-            first_done.wait(10)
-            statuses.append(client.post(reverse("accounts:rate", args=[book.pk]), {"value": "5"}).status_code)
-        finally:
-            connection.close()
+        return client.post(reverse("accounts:rate", args=[book.pk]), {"value": "5"}).status_code
 
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for thread in threads:
-        thread.start()
-    waited = first_done.wait(10) and wait_until_a_session_waits_on_a_lock()
-    release.set()
-    for thread in threads:
-        thread.join(20)
+    waited, statuses = contend_with_open_transaction(first, second)
     assert waited, "the second rating never waited for the first"
     assert statuses == [302]
     assert list(Rating.objects.filter(rater__user=reader, book=book).values_list("value", flat=True)) == [5]
@@ -174,31 +155,10 @@ def test_a_second_first_rating_during_the_first_waits_and_replaces_it(book, read
 def test_a_rating_committed_during_a_recount_is_counted(book, reader, other_reader, scope):
     """A recount (after an import, a merge, an admin delete) next to a site rating loses neither."""
     set_rating(reader, book, 3)
-    rated, release, recounted = threading.Event(), threading.Event(), []
-
-    def rate():  # a site rating whose transaction is still open when the recount starts
-        try:
-            with transaction.atomic():
-                set_rating(other_reader, book, 5)
-                rated.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    def recount():
-        try:
-            rated.wait(10)
-            recounted.append(refresh_rating_summaries([book.pk] if scope == "these books" else None))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=rate), threading.Thread(target=recount)]
-    for thread in threads:
-        thread.start()
-    waited = rated.wait(10) and wait_until_a_session_waits_on_a_lock()
-    release.set()
-    for thread in threads:
-        thread.join(20)
+    waited, recounted = contend_with_open_transaction(
+        lambda: set_rating(other_reader, book, 5),  # a site rating whose transaction is still open
+        lambda: refresh_rating_summaries([book.pk] if scope == "these books" else None),
+    )
     assert waited, "the recount never waited for the open rating"
     assert recounted and recounted[0] >= 1
     assert summary(book) == (2, [0, 0, 1, 0, 1], 4.0)
