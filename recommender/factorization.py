@@ -863,7 +863,11 @@ def recommend(
     model: FactorModel, user: FoldedUser | int, n: int = 10, exclude: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-n item indices and their ranking scores for a user, skipping ``exclude`` (e.g. already rated)."""
-    scores = rank_scores(model, user)
+    return _best_finite(rank_scores(model, user), n, exclude)
+
+
+def _best_finite(scores: np.ndarray, n: int, exclude: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The n best of ``scores`` (modified in place: ``exclude`` set to -inf), never an excluded one."""
     if exclude is not None and len(exclude):
         scores[np.asarray(exclude, dtype=np.int64)] = -np.inf
     top = top_n(scores, n)
@@ -937,11 +941,7 @@ def similar_items(
         cos = cos * (pop / (pop + prior_strength))
     cos = cos.astype(np.float32)
     cos[item_index] = -np.inf
-    if exclude is not None and len(exclude):
-        cos[np.asarray(exclude, dtype=np.int64)] = -np.inf
-    top = top_n(cos, n)
-    top = top[np.isfinite(cos[top])]
-    return top, cos[top]
+    return _best_finite(cos, n, exclude)
 
 
 def explain(
