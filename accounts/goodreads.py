@@ -21,10 +21,9 @@ from django.db import transaction
 from django.db.models import Q
 
 from catalog.models import Author, Book, BookAuthor
-from recommender.models import Rating
-from recommender.ratings import in_batches, set_ratings
 
-from .models import GoodreadsImport, ImportedBook, ShelfEntry
+from .models import GoodreadsImport, ImportedBook, Rating, ShelfEntry
+from .ratings import in_batches, set_ratings
 
 MAX_BYTES = 5 * 1024 * 1024
 REQUIRED_COLUMNS = ("Book Id", "Title", "Author", "My Rating", "Exclusive Shelf")

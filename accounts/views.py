@@ -22,13 +22,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from catalog.models import Book, BookAuthor, Genre
 from recommender.api import popular_books
-from recommender.models import Rating
-from recommender.ratings import remove_all_ratings, remove_rating, set_rating
 
 from . import goodreads
+from .api import reader_book_state
 from .forms import DeleteAccountForm, GoodreadsImportForm, ProfileForm
-from .models import GoodreadsImport, ShelfEntry
-from .reading import reader_book_state
+from .models import GoodreadsImport, Rating, ShelfEntry
+from .ratings import remove_all_ratings, remove_rating, set_rating
 
 PAGE_SIZE = 20
 RATING_SORTS = {

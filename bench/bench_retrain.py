@@ -54,7 +54,8 @@ def main():
     django.setup()
     from django.db import connection
 
-    from recommender.models import ModelRun, Rating
+    from accounts.models import Rating
+    from recommender.models import ModelRun
 
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")

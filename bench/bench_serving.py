@@ -71,11 +71,11 @@ def main():
     from django.test import Client
     from django.urls import reverse
 
-    from accounts.models import User
+    from accounts.models import Rater, Rating, User
+    from accounts.ratings import refresh_rating_summaries
     from catalog.models import Book
     from recommender import serving
-    from recommender.models import ModelRun, Rater, Rating
-    from recommender.ratings import refresh_rating_summaries
+    from recommender.models import ModelRun
 
     run = ModelRun.objects.filter(is_active=True).first()
     if run is None:

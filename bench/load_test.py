@@ -67,7 +67,7 @@ django.setup()
 from allauth.account.models import EmailAddress
 from accounts.models import User
 from catalog.models import Book
-from recommender.ratings import set_rating
+from accounts.ratings import set_rating
 rng = random.Random(1)
 popular = list(Book.objects.order_by("-ratings_count").values_list("pk", flat=True)[:2000])
 for n in range({n_readers}):

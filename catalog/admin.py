@@ -1,9 +1,17 @@
-"""Staff curation of the catalog: books (search, hide, restore), authors and genres."""
+"""Staff curation of the catalog: books (search, hide, restore, merge duplicates), authors and genres."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Prefetch
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 
+from .merge import merge_books
 from .models import Author, Book, BookAuthor, Genre
+
+
+class MergeForm(forms.Form):
+    keep = forms.TypedChoiceField(coerce=int, widget=forms.RadioSelect, label="Keep this book")
 
 
 class BookAuthorInline(admin.TabularInline):
@@ -72,8 +80,7 @@ class BookAdmin(admin.ModelAdmin):
     list_select_related = False  # a book has no foreign keys: authors come from one prefetch below
     show_full_result_count = False
     list_per_page = 50
-    # recommender.admin adds "merge duplicates", which moves ratings and shelves (apps the catalog does not import).
-    actions = ["hide_from_recommendations", "restore_to_recommendations"]
+    actions = ["hide_from_recommendations", "restore_to_recommendations", "merge_duplicates"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related(
@@ -101,6 +108,37 @@ class BookAdmin(admin.ModelAdmin):
     def restore_to_recommendations(self, request, queryset):
         count = queryset.update(hidden_from_recommendations=False)
         self.message_user(request, f"{count} book{'s' if count != 1 else ''} restored to recommendations.", messages.SUCCESS)
+
+    @admin.action(description="Merge selected duplicate books…")
+    def merge_duplicates(self, request, queryset):
+        books = list(queryset.order_by("-ratings_count", "id")[:20])
+        if len(books) < 2:
+            self.message_user(request, "Select at least two books to merge.", messages.WARNING)
+            return None
+        form = MergeForm(request.POST if "confirm_merge" in request.POST else None)
+        form.fields["keep"].choices = [(book.pk, f"{book.title} — {book.author_names} (#{book.pk}, "
+                                                 f"{book.ratings_count} ratings)") for book in books]
+        if form.is_bound and form.is_valid():
+            keep = next(book for book in books if book.pk == form.cleaned_data["keep"])
+            result = merge_books(keep, [book for book in books if book.pk != keep.pk])
+            self.message_user(
+                request,
+                f"Merged {result.merged} book{'s' if result.merged != 1 else ''} into “{keep.title}”: "
+                f"{result.summary()}. Their old pages now redirect to it.",
+                messages.SUCCESS,
+            )
+            return redirect("admin:catalog_book_change", keep.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Merge duplicate books",
+            "opts": self.model._meta,
+            "books": books,
+            "form": form,
+            "action_name": "merge_duplicates",
+            "selected": [book.pk for book in books],
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/catalog/book/merge.html", context)
 
 
 @admin.register(Author)

@@ -1,6 +1,6 @@
 """Reading the goodbooks-10k catalog (books.csv, tags.csv, book_tags.csv) and writing it as books, authors and genres.
 
-The ratings half lives in recommender.dataset_import; the import_goodbooks command runs both.
+The ratings half lives in accounts.dataset_import; the import_goodbooks command runs both.
 """
 
 import csv

@@ -126,7 +126,7 @@ class Book(models.Model):
     # Denormalized text searched by the header search box: title, original title, series and authors.
     search_text = models.TextField(blank=True, editable=False)
 
-    # Rating summary, kept current by recommender.ratings whenever a rating changes.
+    # Rating summary, kept current by accounts.ratings whenever a rating changes.
     ratings_count = models.PositiveIntegerField(default=0, editable=False)
     ratings_1 = models.PositiveIntegerField(default=0, editable=False)
     ratings_2 = models.PositiveIntegerField(default=0, editable=False)
@@ -239,3 +239,14 @@ class BookAuthor(models.Model):
 
     def __str__(self):
         return f"{self.author} ({self.position}) of {self.book}"
+
+
+class BookRedirect(models.Model):
+    """The id of a book merged into another: its old URL redirects to the book that absorbed it."""
+
+    old_id = models.PositiveBigIntegerField(primary_key=True)
+    book = models.ForeignKey(Book, on_delete=models.CASCADE, related_name="redirects")
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"book #{self.old_id} → #{self.book_id}"

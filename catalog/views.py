@@ -6,19 +6,19 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
-from accounts.reading import reader_book_state
+from accounts.api import reader_book_state
 from recommender import api as recommender_api
 
 from . import search as book_search
 from .caching import cache_for_anonymous
 from .filters import BookFilter
-from .models import Author, Book, Genre
+from .models import Author, Book, BookRedirect, Genre
 
 PAGE_SIZES = (12, 24, 48, 96)
 DEFAULT_PAGE_SIZE = 24
@@ -77,7 +77,13 @@ def genre_detail(request, slug):
 
 @cache_for_anonymous
 def book_detail(request, pk):
-    book = get_object_or_404(Book.objects.with_list_data().prefetch_related("genres"), pk=pk)
+    book = Book.objects.with_list_data().prefetch_related("genres").filter(pk=pk).first()
+    if book is None:
+        # A book merged into another keeps its URL: links and bookmarks land on the book that absorbed it.
+        merged_into = BookRedirect.objects.filter(old_id=pk).values_list("book_id", flat=True).first()
+        if merged_into is None:
+            raise Http404("No such book.")
+        return redirect("catalog:book_detail", pk=merged_into, permanent=True)
     state = reader_book_state(request.user, [book])[book.pk]
     similar = recommender_api.similar_books(book)
     return render(request, "catalog/book_detail.html", {"book": book, "state": state, "similar": similar})

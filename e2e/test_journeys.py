@@ -6,11 +6,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from accounts.models import ShelfEntry, User
+from accounts.demo import DEMO_EMAIL, DEMO_PASSWORD, STAFF_EMAIL, STAFF_PASSWORD
+from accounts.models import Rating, ShelfEntry, User
 from catalog.models import Book
 from recommender import api
-from recommender.demo import DEMO_EMAIL, DEMO_PASSWORD, STAFF_EMAIL, STAFF_PASSWORD
-from recommender.models import Rating
 
 pytestmark = pytest.mark.browser
 

@@ -1,66 +1,6 @@
-"""Ratings, the readers who give them, and the trained models that serve recommendations."""
+"""The trained models that serve recommendations: each retrain's record and its stored arrays."""
 
-from django.conf import settings
 from django.db import models
-
-
-class Rater(models.Model):
-    """Anyone whose ratings train the model: a site reader, or a reader from an imported dataset.
-
-    Dataset readers (goodbooks-10k) are not accounts and can never log in; both kinds are rows of
-    the same rating matrix, so retrain treats them alike.
-    """
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="rater"
-    )
-    source = models.CharField(max_length=32, blank=True, help_text="Dataset name for imported readers, e.g. 'goodbooks'.")
-    external_id = models.CharField(max_length=64, blank=True)
-    created = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["source", "external_id"],
-                condition=models.Q(user__isnull=True),
-                name="rater_unique_dataset_reader",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(user__isnull=False, source="", external_id="")
-                | models.Q(user__isnull=True) & ~models.Q(source="") & ~models.Q(external_id=""),
-                name="rater_is_user_or_dataset_reader",
-            ),
-        ]
-
-    def __str__(self):
-        if self.user_id:
-            return f"reader #{self.user_id}"
-        return f"{self.source} reader {self.external_id}"
-
-
-class Rating(models.Model):
-    """One reader's 1–5 star rating of one book: the recommender's input."""
-
-    rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="ratings")
-    book = models.ForeignKey("catalog.Book", on_delete=models.CASCADE, related_name="ratings")
-    value = models.PositiveSmallIntegerField()
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["rater", "book"], name="rating_unique_rater_book"),
-            models.CheckConstraint(condition=models.Q(value__gte=1, value__lte=5), name="rating_value_1_to_5"),
-        ]
-        indexes = [
-            # Book page and rating summary recount: all ratings of one book.
-            models.Index(fields=["book", "value"], name="rating_book_value_idx"),
-            # Retrain's "anything changed since the active model?" check.
-            models.Index(fields=["updated"], name="rating_updated_idx"),
-        ]
-
-    def __str__(self):
-        return f"{self.rater} rated {self.book_id}: {self.value}"
 
 
 class ModelRun(models.Model):

@@ -20,10 +20,12 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 
+from accounts.models import Rating
+from accounts.ratings import ratings_version
+
 from . import factorization
 from .artifacts import unpack
-from .models import ModelArtifact, ModelRun, Rating
-from .ratings import ratings_version
+from .models import ModelArtifact, ModelRun
 from .training import ACTIVE_RUN_CACHE_KEY
 
 log = logging.getLogger(__name__)

@@ -30,11 +30,13 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.models import Rating
+from accounts.ratings import ratings_fingerprint
+
 from . import factorization
 from .artifacts import StoredModel, pack
 from .evaluation import topn_metrics
-from .models import ModelArtifact, ModelRun, Rating
-from .ratings import ratings_fingerprint
+from .models import ModelArtifact, ModelRun
 
 # pg_try_advisory_lock key: any constant shared by every retrain ("bookrec" in ASCII).
 ADVISORY_LOCK_KEY = 0x626F6F6B726563

@@ -2,8 +2,8 @@
 
 import pytest
 
+from accounts.ratings import set_rating
 from catalog.models import Author, Book, BookAuthor, Genre
-from recommender.ratings import set_rating
 
 
 def make_book(title, author="Some Author", genre=None, **fields):

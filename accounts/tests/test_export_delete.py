@@ -9,11 +9,11 @@ from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import GoodreadsImport, ImportedBook, ShelfEntry
+from accounts.models import GoodreadsImport, ImportedBook, Rater, Rating, ShelfEntry
+from accounts.ratings import refresh_rating_summaries, set_rating
 from catalog.models import Book
-from recommender.models import Rater, Rating
-from recommender.ratings import refresh_rating_summaries, set_rating
-from recommender.tests.conftest import contend_with_open_transaction
+
+from .concurrency import contend_with_open_transaction
 
 User = get_user_model()
 

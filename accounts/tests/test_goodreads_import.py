@@ -10,10 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.goodreads import normalize_title
-from accounts.models import GoodreadsImport, ImportedBook, ShelfEntry
+from accounts.models import GoodreadsImport, ImportedBook, Rating, ShelfEntry
+from accounts.ratings import rater_for, ratings_version
 from accounts.tests.conftest import make_book
-from recommender.models import Rating
-from recommender.ratings import rater_for, ratings_version
 
 DATA = Path(__file__).parent / "data"
 URL = "/import/goodreads/"
@@ -78,7 +77,7 @@ def test_imports_ratings_and_to_read(reader_client, reader, catalog):
     assert list(ShelfEntry.objects.filter(user=reader).values_list("book__title", flat=True)) == ["Gone Girl"]
     assert result.rows == 9
     assert result.report["counts"] == {"imported": 4, "shelved": 1, "ambiguous": 1, "not_in_catalog": 1, "nothing": 2}
-    # Ratings went through recommender.ratings, so the books' summaries are current.
+    # Ratings went through accounts.ratings, so the books' summaries are current.
     catalog["hobbit"].refresh_from_db()
     assert (catalog["hobbit"].ratings_count, catalog["hobbit"].ratings_5) == (1, 1)
     assert ImportedBook.objects.get(user=reader, book=catalog["hobbit"]).date_read.isoformat() == "2019-05-12"

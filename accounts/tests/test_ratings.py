@@ -5,8 +5,7 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accounts.models import ShelfEntry
-from recommender.models import Rating
+from accounts.models import Rating, ShelfEntry
 
 
 def rating_of(user, book):

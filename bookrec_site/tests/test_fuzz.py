@@ -18,10 +18,9 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accounts.models import GoodreadsImport, ImportedBook, ShelfEntry, User
+from accounts.models import GoodreadsImport, ImportedBook, Rater, Rating, ShelfEntry, User
+from accounts.ratings import set_rating
 from catalog.models import Author, Book, BookAuthor, Genre
-from recommender.models import Rater, Rating
-from recommender.ratings import set_rating
 
 PASSWORD = "correct-horse-battery"
 FUZZ = settings(

@@ -12,10 +12,9 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import GoodreadsImport, ShelfEntry, User
+from accounts.models import GoodreadsImport, Rating, ShelfEntry, User
+from accounts.ratings import set_rating
 from catalog.models import Author, Book, BookAuthor, Genre
-from recommender.models import Rating
-from recommender.ratings import set_rating
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct-horse-battery"

@@ -1,10 +1,9 @@
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
-from accounts.models import ShelfEntry
+from accounts.models import Rater, Rating, ShelfEntry
+from accounts.ratings import set_rating
 from catalog.models import Author, Book, Genre
-from recommender.models import Rater, Rating
-from recommender.ratings import set_rating
 
 
 def test_book_changelist_search_and_filters(staff_client, catalog, django_assert_max_num_queries):

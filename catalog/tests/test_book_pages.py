@@ -2,8 +2,8 @@ import re
 
 import pytest
 
+from accounts.ratings import refresh_rating_summaries, set_rating
 from catalog.models import Book
-from recommender.ratings import refresh_rating_summaries, set_rating
 
 
 def assert_csp_clean(html):

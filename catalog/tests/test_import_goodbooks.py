@@ -4,8 +4,8 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from accounts.models import Rater, Rating
 from catalog.models import Author, Book, Genre
-from recommender.models import Rater, Rating
 
 DATA = Path(__file__).parent / "data"
 REAL_DATA = Path(settings.BASE_DIR).parent / "shared" / "data" / "goodbooks-10k"

@@ -7,7 +7,8 @@ import random
 import pytest
 from django.core.management import CommandError, call_command
 
-from recommender.models import ModelRun, Rating
+from accounts.models import Rating
+from recommender.models import ModelRun
 
 KEYS = {"rmse", "mae", "precision_at_10", "recall_at_10", "ndcg_at_10", "fit_seconds", "n_train", "n_test", "eval_users"}
 

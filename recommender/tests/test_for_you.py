@@ -3,9 +3,9 @@
 import pytest
 from django.urls import reverse
 
+from accounts.ratings import set_rating
 from catalog.models import Book
 from recommender.models import ModelRun
-from recommender.ratings import set_rating
 
 FOR_YOU = reverse("recommender:for_you")
 

@@ -7,14 +7,15 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.management import call_command
 from django.urls import reverse
 
+from accounts.models import Rating
+from accounts.ratings import set_rating
 from catalog.models import Book
-from recommender.models import ModelArtifact, ModelRun, Rating
-from recommender.ratings import set_rating
+from recommender.models import ModelArtifact, ModelRun
 
 from .conftest import FAST_TRAINING
 
 RUNS = reverse("admin:recommender_modelrun_changelist")
-RATINGS = reverse("admin:recommender_rating_changelist")
+RATINGS = reverse("admin:accounts_rating_changelist")
 
 
 def retrain(*args):
@@ -113,6 +114,6 @@ def test_deleting_ratings_in_the_admin_recounts_book_summaries(staff_client, rea
 
 
 def test_rater_list_loads(staff_client, taste_catalog):
-    response = staff_client.get(reverse("admin:recommender_rater_changelist"), {"q": "7"})
+    response = staff_client.get(reverse("admin:accounts_rater_changelist"), {"q": "7"})
     assert response.status_code == 200
     assert [rater.external_id for rater in response.context["cl"].result_list] == ["7"]

@@ -9,14 +9,16 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
 
+from accounts.models import Rater, Rating
+from accounts.tests.concurrency import wait_until_a_session_waits_on_a_lock
+from catalog.merge import Moved, merge_books
 from catalog.models import Book
 from recommender import factorization, training
 from recommender.artifacts import unpack
-from recommender.merge import merge_books
-from recommender.models import ModelArtifact, ModelRun, Rater, Rating
+from recommender.models import ModelArtifact, ModelRun
 from recommender.training import ADVISORY_LOCK_KEY, Retrain, RetrainLock, load_ratings, split_validation
 
-from .conftest import FAST_TRAINING, wait_until_a_session_waits_on_a_lock
+from .conftest import FAST_TRAINING
 
 
 def retrain(*args):
@@ -325,7 +327,7 @@ def test_merging_duplicate_books_makes_retrain_train_again(taste_catalog):
     assert duplicate.pk in unpack(ModelArtifact.objects.get(run=before).data).book_ids
 
     result = merge_books(kept, [duplicate])
-    assert (result.ratings_moved, result.ratings_dropped) == (3, 0)
+    assert result.of(Rating) == Moved(moved=3, dropped=0)
     assert all(rating.updated >= before.started for rating in Rating.objects.filter(pk__in=[r.pk for r in moved]))
     output = retrain()
     assert "No rating changed" not in output

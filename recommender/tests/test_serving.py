@@ -6,10 +6,11 @@ import numpy as np
 from django.core.management import call_command
 from django.urls import reverse
 
+from accounts.models import Rater, Rating
+from accounts.ratings import set_rating
 from catalog.models import Book
 from recommender import api, factorization, serving
-from recommender.models import ModelArtifact, ModelRun, Rater, Rating
-from recommender.ratings import set_rating
+from recommender.models import ModelArtifact, ModelRun
 from recommender.training import activate_run
 
 from .conftest import FAST_TRAINING

@@ -1,8 +1,6 @@
 """A reader's state for the books a page shows: their rating and whether it is on want-to-read."""
 
-from recommender.models import Rating
-
-from .models import ShelfEntry
+from .models import Rating, ShelfEntry
 
 
 def reader_book_state(user, books):

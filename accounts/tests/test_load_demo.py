@@ -12,10 +12,9 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from accounts.models import ShelfEntry, User
+from accounts import demo
+from accounts.models import Rater, Rating, ShelfEntry, User
 from catalog.models import Author, Book, BookAuthor, Genre
-from recommender import demo
-from recommender.models import Rater, Rating
 
 SMALL = 40  # readers: enough to see taste, quick to load
 GOODBOOKS_CSV = Path(settings.BASE_DIR).parent / "shared" / "data" / "goodbooks-10k" / "books.csv"

@@ -19,10 +19,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from accounts.models import ShelfEntry
 from catalog.models import Author, Book, BookAuthor, Genre, compose_search_text
 
-from .models import Rater, Rating
+from .models import Rater, Rating, ShelfEntry
 from .ratings import refresh_rating_summaries
 
 BOOKS_CSV = Path(__file__).resolve().parent / "demo_data" / "books.csv"

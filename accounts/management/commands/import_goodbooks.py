@@ -6,9 +6,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from accounts import dataset_import
+from accounts.ratings import refresh_rating_summaries
 from catalog import goodbooks
-from recommender import dataset_import
-from recommender.ratings import refresh_rating_summaries
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from recommender.demo import DEFAULT_READERS, MAX_READERS, DemoDataError, load_demo
+from accounts.demo import DEFAULT_READERS, MAX_READERS, DemoDataError, load_demo
 
 
 class Command(BaseCommand):

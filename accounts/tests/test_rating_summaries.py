@@ -3,9 +3,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from catalog.models import Book
-from recommender.models import Rater, Rating
-from recommender.ratings import (
+from accounts.models import Rater, Rating
+from accounts.ratings import (
     ratings_fingerprint,
     ratings_version,
     refresh_rating_summaries,
@@ -13,8 +12,9 @@ from recommender.ratings import (
     set_rating,
     set_ratings,
 )
+from catalog.models import Book
 
-from .conftest import contend_with_open_transaction
+from .concurrency import contend_with_open_transaction
 
 
 @pytest.fixture
