@@ -4,7 +4,6 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
 
 from . import api, serving
 
@@ -17,9 +16,7 @@ MOST_PICKS = 240
 def for_you(request):
     ratings = serving.ReaderRatings.of(request.user)
     if len(ratings) < settings.ONBOARDING_MIN_RATINGS:
-        onboarding = _onboarding_url()
-        if onboarding is not None:
-            return redirect(onboarding)
+        return redirect("accounts:onboarding")
     ranking = serving.personal_ranking(request.user, MOST_PICKS, ratings=ratings)
     if ranking is not None:
         page = Paginator(ranking.book_ids, PICKS_PER_PAGE).get_page(request.GET.get("page"))
@@ -47,10 +44,3 @@ def card_label(pick):
         return pick.reason
     return f"★ {pick.predicted_stars:.1f} for you · {pick.reason}"
 
-
-def _onboarding_url():
-    # The onboarding page belongs to accounts; until it exists, readers see popular picks instead.
-    try:
-        return reverse("accounts:onboarding")
-    except NoReverseMatch:
-        return None

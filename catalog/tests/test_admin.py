@@ -1,9 +1,10 @@
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
-from accounts.models import Rater, Rating, ShelfEntry
+from accounts.models import ImportedBook, Rater, Rating, ShelfEntry
 from accounts.ratings import set_rating
-from catalog.models import Author, Book, Genre
+from catalog.merge import Moved, merge_books
+from catalog.models import Author, Book, BookAuthor, BookRedirect, Genre
 
 
 def test_book_changelist_search_and_filters(staff_client, catalog, django_assert_max_num_queries):
@@ -86,6 +87,35 @@ def test_merge_moves_ratings_and_shelves_without_loss_or_double(staff_client, du
     assert (keep.isbn13, keep.goodreads_book_id) == ("9780441013593", 234225)
     assert set(keep.genres.values_list("name", flat=True)) == {"Science Fiction", "Classics"}
     assert keep.search_text == "dune frank herbert brian herbert"
+
+
+def test_merge_moves_every_related_row_and_redirects_the_old_pages(client, duplicates, reader, other_reader):
+    keep, dupe, third = duplicates
+    # Import records point at the book with a hidden relation (related_name="+"): they move all the same.
+    ImportedBook.objects.create(user=reader, book=dupe, rating=4)
+    ImportedBook.objects.create(user=other_reader, book=keep, rating=3)
+    ImportedBook.objects.create(user=other_reader, book=third, rating=1)  # clashes: the kept book's stays
+    first = merge_books(keep, [dupe])
+    assert first.of(ImportedBook) == Moved(moved=1, dropped=0)
+    second = merge_books(keep, [third])
+    assert second.of(ImportedBook) == Moved(moved=0, dropped=1)
+    assert sorted(ImportedBook.objects.values_list("user__email", "book_id", "rating")) == [
+        ("other@example.com", keep.pk, 3), ("reader@example.com", keep.pk, 4)]
+    # Authors from the duplicates follow the kept book's own, with distinct positions.
+    assert list(BookAuthor.objects.filter(book=keep).values_list("author__name", "position")) == [
+        ("Frank Herbert", 0), ("Brian Herbert", 1)]
+
+    for old in (dupe, third):
+        response = client.get(f"/books/{old.pk}/")
+        assert response.status_code == 301 and response["Location"] == f"/books/{keep.pk}/"
+    assert client.get("/books/999999/").status_code == 404
+
+    # Merging the survivor again carries the older redirects along: no chain of hops, no dead link.
+    final = Book.objects.create(title="Dune (final)")
+    merge_books(final, [keep])
+    assert set(BookRedirect.objects.values_list("old_id", "book_id")) == {
+        (dupe.pk, final.pk), (third.pk, final.pk), (keep.pk, final.pk)}
+    assert client.get(f"/books/{dupe.pk}/")["Location"] == f"/books/{final.pk}/"
 
 
 def test_merge_needs_two_books(staff_client, duplicates):
