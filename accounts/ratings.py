@@ -198,13 +198,6 @@ def set_ratings(user, stars_by_book):
     return set(changes)
 
 
-def user_ratings(user):
-    """{book_id: stars} for a site reader; empty for anonymous readers."""
-    if not user.is_authenticated:
-        return {}
-    return dict(Rating.objects.filter(rater__user=user).values_list("book_id", "value"))
-
-
 @transaction.atomic
 def refresh_rating_summaries(book_ids=None):
     """Recount rating summaries from the ratings table, for all books or the given ones.

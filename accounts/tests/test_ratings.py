@@ -162,7 +162,7 @@ def test_fuzzed_rating_posts_never_500(reader_client, reader, book, value, remov
     assert response.status_code in {302, 400}
     stored = rating_of(reader, book)
     if response.status_code == 400:
-        assert stored is None or stored in range(1, 6)
+        assert stored is None  # nothing was rated before, and a refused post rates nothing
     else:
         assert stored == int(value.strip())
         assert response["Location"] == next_url or response["Location"] == book.get_absolute_url()
