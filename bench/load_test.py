@@ -1,6 +1,6 @@
 """Load benchmark: gunicorn as the Procfile runs it, DEBUG off, driven by 50 virtual users over loopback.
 
-A small closed-loop driver of our own (threads and http.client, no think time): half the virtual users
+A small closed-loop driver of our own (threads and http.client, optional think time): half the virtual users
 browse and search anonymously, half sign in and use For you, rate and shelve. Every request sends
 X-Forwarded-Proto: https, as the TLS proxy in front of a production site would. A `manage.py retrain`
 runs during the load; afterwards the gunicorn log shows whether each worker swapped to the new model.
@@ -46,6 +46,10 @@ def parse_args():
     parser.add_argument("--retrain-args", default="--force --epochs 2", help="options for manage.py retrain")
     parser.add_argument("--max-requests", type=int, default=200_000, help="stop early after this many requests")
     parser.add_argument("--log", default="/tmp/bookrec-load-gunicorn.log")
+    parser.add_argument("--think", default="0", help="think time per user between requests, seconds: 0, or a range such as 1-3")
+    parser.add_argument("--worker-class", default="gthread", choices=["sync", "gthread"], help="gthread as the Procfile")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker (Procfile default)")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""), help="REDIS_URL for the server (empty: locmem)")
     return parser.parse_args()
 
 
@@ -56,6 +60,9 @@ def server_env(args):
         "ALLOWED_HOSTS": "127.0.0.1,localhost", "WEB_CONCURRENCY": str(args.workers), "PORT": str(args.port),
         "DJANGO_SETTINGS_MODULE": "bookrec_site.settings", "LOG_LEVEL": "INFO",
     })
+    env.pop("REDIS_URL", None)
+    if args.redis_url:
+        env["REDIS_URL"] = args.redis_url
     return env
 
 
@@ -203,10 +210,15 @@ def run_load(args, books):
             user.log_in()
         users.append(user)
 
+    low, _, high = args.think.partition("-")
+    think = (float(low), float(high or low))
+
     def loop(user):
         step = user.reader_step if user.email else user.anonymous_step
         while not stop.is_set() and stats.total < args.max_requests:
             step()
+            if think[1] > 0:
+                stop.wait(user.rng.uniform(*think))
 
     threads = [threading.Thread(target=loop, args=(user,), daemon=True) for user in users]
     started = time.monotonic()
@@ -251,7 +263,8 @@ def main():
     # The Procfile's web line, with the port on loopback.
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "bookrec_site.wsgi", "--workers", str(args.workers), "--bind",
-         f"127.0.0.1:{args.port}", "--access-logfile", "-", "--timeout", "30"],
+         f"127.0.0.1:{args.port}", "--access-logfile", "-", "--timeout", "30", "--worker-class", args.worker_class,
+         *(["--threads", str(args.threads)] if args.worker_class == "gthread" else [])],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     retrain_info = {}
@@ -289,7 +302,8 @@ def main():
 
 
 def report(args, stats, wall, old_run, new_run, retrain_info, swaps):
-    print(f"\n{args.users} virtual users for {wall:.1f} s, gunicorn --workers {args.workers}, DEBUG off\n")
+    print(f"\n{args.users} virtual users for {wall:.1f} s, think {args.think} s, gunicorn --workers {args.workers} "
+          f"--worker-class {args.worker_class} --threads {args.threads}, cache {args.redis_url or 'locmem'}, DEBUG off\n")
     print("| page | requests | errors | req/s | p50 | p95 | max |")
     print("|---|---|---|---|---|---|---|")
     all_latency, all_errors = [], []
