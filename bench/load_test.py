@@ -57,7 +57,7 @@ def server_env(args):
     env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "SECURE_SSL_REDIRECT"}}
     env.update({
         "DATABASE_URL": args.database_url, "DEBUG": "0", "SECRET_KEY": "load-test-" + "k" * 50,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost", "WEB_CONCURRENCY": str(args.workers), "PORT": str(args.port),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost", "TRUSTED_PROXY_COUNT": "1", "WEB_CONCURRENCY": str(args.workers), "PORT": str(args.port),
         "DJANGO_SETTINGS_MODULE": "bookrec_site.settings", "LOG_LEVEL": "INFO",
     })
     env.pop("REDIS_URL", None)
@@ -109,14 +109,17 @@ class Stats:
 
 
 class VirtualUser:
-    def __init__(self, port, stats, books, rng, email=None):
+    def __init__(self, port, stats, books, rng, email=None, number=0):
         self.port, self.stats, self.books, self.rng, self.email = port, stats, books, rng, email
+        # Each virtual user is its own visitor behind one proxy (the server runs with TRUSTED_PROXY_COUNT=1),
+        # so allauth's per-address login limit (30/min) applies per user, as in production.
+        self.address = f"198.18.{number // 250}.{number % 250 + 1}"
         self.cookies = {}
         self.conn = None
 
     def request(self, method, path, page, body=None, expect=(200,), headers=None):
         all_headers = {"Host": f"127.0.0.1:{self.port}", "X-Forwarded-Proto": "https", "Connection": "keep-alive",
-                       "Referer": f"https://127.0.0.1:{self.port}/"}
+                       "Referer": f"https://127.0.0.1:{self.port}/", "X-Forwarded-For": self.address}
         if self.cookies:
             all_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         if body is not None:
@@ -205,7 +208,8 @@ def run_load(args, books):
     for n in range(args.users):
         rng = random.Random(1000 + n)
         signed_in = n % 2 == 1
-        user = VirtualUser(args.port, stats, books, rng, email=f"load-reader-{n // 2}@bookrec.example" if signed_in else None)
+        user = VirtualUser(args.port, stats, books, rng, email=f"load-reader-{n // 2}@bookrec.example" if signed_in else None,
+                           number=n)
         if signed_in:
             user.log_in()
         users.append(user)
