@@ -7,11 +7,8 @@ import sys
 
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bookrec_site.settings")
-    # A machine with no SECRET_KEY is a developer's checkout (a deployment always sets one, or the web
-    # process refuses to start): there, commands run with development defaults. An explicit DEBUG=0
-    # still demands SECRET_KEY and ALLOWED_HOSTS.
-    if not os.environ.get("SECRET_KEY"):
-        os.environ.setdefault("DEBUG", "1")
+    # No development defaults here: a cron job whose environment went missing must stop with the
+    # missing variable's name, not run against the checkout's SQLite file. `make run` sets DEBUG=1.
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

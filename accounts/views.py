@@ -304,13 +304,16 @@ def delete_account(request):
 
 
 def _import_allowed(user):
+    # Keyed on the signed-in reader, not the address, so a shared proxy address changes nothing.
     key = f"goodreads-import:{user.pk}"
     cache.add(key, 0, timeout=3600)
     try:
-        return cache.incr(key) <= GOODREADS_IMPORTS_PER_HOUR
+        count = cache.incr(key)
     except ValueError:  # expired between add and incr
         cache.set(key, 1, timeout=3600)
         return True
+    # None: the cache is down (django-redis ignores the error). Rate limits fail open (README).
+    return count is None or count <= GOODREADS_IMPORTS_PER_HOUR
 
 
 @login_required

@@ -1,6 +1,6 @@
 """Load benchmark: gunicorn as the Procfile runs it, DEBUG off, driven by 50 virtual users over loopback.
 
-A small closed-loop driver of our own (threads and http.client, no think time): half the virtual users
+A small closed-loop driver of our own (threads and http.client, optional think time): half the virtual users
 browse and search anonymously, half sign in and use For you, rate and shelve. Every request sends
 X-Forwarded-Proto: https, as the TLS proxy in front of a production site would. A `manage.py retrain`
 runs during the load; afterwards the gunicorn log shows whether each worker swapped to the new model.
@@ -46,6 +46,10 @@ def parse_args():
     parser.add_argument("--retrain-args", default="--force --epochs 2", help="options for manage.py retrain")
     parser.add_argument("--max-requests", type=int, default=200_000, help="stop early after this many requests")
     parser.add_argument("--log", default="/tmp/bookrec-load-gunicorn.log")
+    parser.add_argument("--think", default="0", help="think time per user between requests, seconds: 0, or a range such as 1-3")
+    parser.add_argument("--worker-class", default="gthread", choices=["sync", "gthread"], help="gthread as the Procfile")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker (Procfile default)")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""), help="REDIS_URL for the server (empty: locmem)")
     return parser.parse_args()
 
 
@@ -53,9 +57,12 @@ def server_env(args):
     env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "SECURE_SSL_REDIRECT"}}
     env.update({
         "DATABASE_URL": args.database_url, "DEBUG": "0", "SECRET_KEY": "load-test-" + "k" * 50,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost", "WEB_CONCURRENCY": str(args.workers), "PORT": str(args.port),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost", "TRUSTED_PROXY_COUNT": "1", "WEB_CONCURRENCY": str(args.workers), "PORT": str(args.port),
         "DJANGO_SETTINGS_MODULE": "bookrec_site.settings", "LOG_LEVEL": "INFO",
     })
+    env.pop("REDIS_URL", None)
+    if args.redis_url:
+        env["REDIS_URL"] = args.redis_url
     return env
 
 
@@ -102,14 +109,17 @@ class Stats:
 
 
 class VirtualUser:
-    def __init__(self, port, stats, books, rng, email=None):
+    def __init__(self, port, stats, books, rng, email=None, number=0):
         self.port, self.stats, self.books, self.rng, self.email = port, stats, books, rng, email
+        # Each virtual user is its own visitor behind one proxy (the server runs with TRUSTED_PROXY_COUNT=1),
+        # so allauth's per-address login limit (30/min) applies per user, as in production.
+        self.address = f"198.18.{number // 250}.{number % 250 + 1}"
         self.cookies = {}
         self.conn = None
 
     def request(self, method, path, page, body=None, expect=(200,), headers=None):
         all_headers = {"Host": f"127.0.0.1:{self.port}", "X-Forwarded-Proto": "https", "Connection": "keep-alive",
-                       "Referer": f"https://127.0.0.1:{self.port}/"}
+                       "Referer": f"https://127.0.0.1:{self.port}/", "X-Forwarded-For": self.address}
         if self.cookies:
             all_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         if body is not None:
@@ -198,15 +208,21 @@ def run_load(args, books):
     for n in range(args.users):
         rng = random.Random(1000 + n)
         signed_in = n % 2 == 1
-        user = VirtualUser(args.port, stats, books, rng, email=f"load-reader-{n // 2}@bookrec.example" if signed_in else None)
+        user = VirtualUser(args.port, stats, books, rng, email=f"load-reader-{n // 2}@bookrec.example" if signed_in else None,
+                           number=n)
         if signed_in:
             user.log_in()
         users.append(user)
+
+    low, _, high = args.think.partition("-")
+    think = (float(low), float(high or low))
 
     def loop(user):
         step = user.reader_step if user.email else user.anonymous_step
         while not stop.is_set() and stats.total < args.max_requests:
             step()
+            if think[1] > 0:
+                stop.wait(user.rng.uniform(*think))
 
     threads = [threading.Thread(target=loop, args=(user,), daemon=True) for user in users]
     started = time.monotonic()
@@ -251,7 +267,8 @@ def main():
     # The Procfile's web line, with the port on loopback.
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "bookrec_site.wsgi", "--workers", str(args.workers), "--bind",
-         f"127.0.0.1:{args.port}", "--access-logfile", "-", "--timeout", "30"],
+         f"127.0.0.1:{args.port}", "--access-logfile", "-", "--timeout", "30", "--worker-class", args.worker_class,
+         *(["--threads", str(args.threads)] if args.worker_class == "gthread" else [])],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     retrain_info = {}
@@ -289,7 +306,8 @@ def main():
 
 
 def report(args, stats, wall, old_run, new_run, retrain_info, swaps):
-    print(f"\n{args.users} virtual users for {wall:.1f} s, gunicorn --workers {args.workers}, DEBUG off\n")
+    print(f"\n{args.users} virtual users for {wall:.1f} s, think {args.think} s, gunicorn --workers {args.workers} "
+          f"--worker-class {args.worker_class} --threads {args.threads}, cache {args.redis_url or 'locmem'}, DEBUG off\n")
     print("| page | requests | errors | req/s | p50 | p95 | max |")
     print("|---|---|---|---|---|---|---|")
     all_latency, all_errors = [], []

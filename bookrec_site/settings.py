@@ -5,25 +5,67 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from django.core.exceptions import ImproperlyConfigured
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
+
+
+def configuration_error(message):
+    """Stop start-up with one line naming the variable (no traceback): every process fails the same way."""
+    sys.exit(f"Configuration error: {message}")
+
+
+def env_str(name, default=""):
+    value = os.environ.get(name, "").strip()
+    return value if value else default
+
+
 def env_bool(name, default=False):
-    value = os.environ.get(name)
-    if value is None or value == "":
+    raw = os.environ.get(name, "")
+    value = raw.strip().lower()
+    if value == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    # A typo must not quietly mean "off" (SECURE_SSL_REDIRECT=ture would serve plain HTTP).
+    configuration_error(f"{name}={raw!r} is not a boolean: use one of 1/0, true/false, yes/no, on/off.")
+
+
+def env_int(name, default, minimum=0):
+    raw = os.environ.get(name, "").strip()
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        configuration_error(f"{name}={raw!r} is not a whole number.")
+    if value < minimum:
+        configuration_error(f"{name}={raw!r} must be at least {minimum}.")
+    return value
 
 
 def env_list(name, default=""):
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_choice(name, choices, default):
+    value = env_str(name, default)
+    if value not in choices:
+        configuration_error(f"{name}={value!r} is not one of: {', '.join(sorted(choices))}.")
+    return value
+
+
 def database_from_url(url):
     """Turn a DATABASE_URL (postgres://user:pass@host:port/name or sqlite:///path) into a DATABASES entry."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        configuration_error(f"DATABASE_URL cannot be read ({error}): use postgres://user@host:port/name or sqlite:///path.")
     if parts.scheme == "sqlite":
         # sqlite:///relative.db and sqlite:////absolute/path.db
         path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
@@ -36,13 +78,13 @@ def database_from_url(url):
             "USER": unquote(parts.username or ""),
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
-            "PORT": str(parts.port or ""),
+            "PORT": str(port or ""),
             "OPTIONS": options,
             # Persistent connections, checked before reuse so a restarted database is survived.
-            "CONN_MAX_AGE": int(os.environ.get("CONN_MAX_AGE", "60")),
+            "CONN_MAX_AGE": env_int("CONN_MAX_AGE", 60),
             "CONN_HEALTH_CHECKS": True,
         }
-    raise ImproperlyConfigured(f"DATABASE_URL has an unsupported scheme {parts.scheme!r}: use postgres:// or sqlite://")
+    configuration_error(f"DATABASE_URL has an unsupported scheme {parts.scheme!r}: use postgres:// or sqlite://.")
 
 
 DEBUG = env_bool("DEBUG", default=False)
@@ -50,13 +92,13 @@ DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        sys.exit("Configuration error: SECRET_KEY must be set when DEBUG is off.")
+        configuration_error("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
 if not ALLOWED_HOSTS:
     if not DEBUG:
-        sys.exit("Configuration error: ALLOWED_HOSTS must be set when DEBUG is off (comma-separated host names).")
+        configuration_error("ALLOWED_HOSTS must be set when DEBUG is off (comma-separated host names).")
     ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
@@ -81,6 +123,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "bookrec_site.middleware.ContentSecurityPolicyMiddleware",
+    "bookrec_site.middleware.StripNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -89,6 +132,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "bookrec_site.middleware.PrivateCacheMiddleware",
 ]
 
 ROOT_URLCONF = "bookrec_site.urls"
@@ -109,7 +153,14 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASE_URL = env_str("DATABASE_URL")
+if not DATABASE_URL:
+    # Only development falls back to the checkout's SQLite file: a cron job whose environment went
+    # missing must stop, not train an empty database and exit 0.
+    if not DEBUG:
+        configuration_error("DATABASE_URL must be set when DEBUG is off (postgres://user@host:port/name).")
+    DATABASE_URL = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+DATABASES = {"default": database_from_url(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # WAL lets the site read while retrain writes; the timeout waits out short write locks.
     DATABASES["default"]["OPTIONS"] = {
@@ -119,11 +170,38 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
+def redis_cache(url):
+    """django-redis with errors read as misses (bookrec_site/cache.py) and timeouts short enough for a page."""
+    return {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": url,
+        "OPTIONS": {
+            "CLIENT_CLASS": "bookrec_site.cache.FailOpenClient",
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": 0.5,
+            "SOCKET_TIMEOUT": 0.5,
+        },
+    }
+
+
+REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    if urlsplit(REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
+        configuration_error(f"REDIS_URL has an unsupported scheme {urlsplit(REDIS_URL).scheme!r}: use redis:// or rediss://.")
+    # django-redis instead of Django's own Redis backend: with IGNORE_EXCEPTIONS an unreachable Redis is
+    # logged and read as a miss, so every page keeps working (uncached) instead of answering 500. The
+    # short timeouts keep a hung Redis from holding a worker. Rate limits then fail open (README).
+    CACHES = {"default": redis_cache(REDIS_URL)}
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+    DJANGO_REDIS_LOGGER = "bookrec.cache"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "bookrec"}}
+
+# How many proxies in front of the site append to X-Forwarded-For (nginx in deploy/nginx.conf: 1).
+# 0 trusts no header and uses the socket's address. allauth's login and sign-up rate limits key on
+# the address this gives; too high a number lets a client choose its own address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -135,6 +213,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "accounts.validators.NotOnlyWhitespaceValidator"},
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
@@ -145,7 +224,7 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_UNIQUE_EMAIL = True
-ACCOUNT_EMAIL_VERIFICATION = os.environ.get("ACCOUNT_EMAIL_VERIFICATION", "optional" if DEBUG else "mandatory")
+ACCOUNT_EMAIL_VERIFICATION = env_choice("ACCOUNT_EMAIL_VERIFICATION", {"mandatory", "optional", "none"}, "optional" if DEBUG else "mandatory")
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = True
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 ACCOUNT_RATE_LIMITS = {
@@ -157,7 +236,7 @@ EMAIL_BACKEND = os.environ.get(
     "django.core.mail.backends.smtp.EmailBackend" if os.environ.get("EMAIL_HOST") else "django.core.mail.backends.console.EmailBackend",
 )
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
-EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
@@ -187,7 +266,7 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
-SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -204,16 +283,19 @@ CONTENT_SECURITY_POLICY = os.environ.get(
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"bad_host": {"()": "bookrec_site.logging.BadHostFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"stdout": {"class": "logging.StreamHandler", "stream": sys.stdout, "formatter": "plain"}},
-    "root": {"handlers": ["stdout"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["stdout"], "level": env_choice("LOG_LEVEL", {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}, "INFO")},
     "loggers": {
         # Request errors carry their stack trace (exc_info) through this logger.
         "django.request": {"handlers": ["stdout"], "level": "ERROR", "propagate": False},
+        # A bad Host header: one WARNING line, no traceback, the host cut short (bookrec_site/logging.py).
+        "django.security.DisallowedHost": {"filters": ["bad_host"], "level": "WARNING"},
     },
 }
 
 # Recommender knobs that operators may want to change without a deploy.
 # Without a shared cache (REDIS_URL) each worker checks the database this often for a newly activated model.
-RECOMMENDER_MODEL_CHECK_SECONDS = int(os.environ.get("RECOMMENDER_MODEL_CHECK_SECONDS", "5"))
-ONBOARDING_MIN_RATINGS = int(os.environ.get("ONBOARDING_MIN_RATINGS", "5"))
+RECOMMENDER_MODEL_CHECK_SECONDS = env_int("RECOMMENDER_MODEL_CHECK_SECONDS", 5, minimum=1)
+ONBOARDING_MIN_RATINGS = env_int("ONBOARDING_MIN_RATINGS", 5, minimum=1)

@@ -35,7 +35,8 @@ class DecadeFilter(admin.SimpleListFilter):
             return queryset.filter(publication_year__isnull=True)
         if value == "before-1900":
             return queryset.filter(publication_year__lt=1900)
-        if value and value.isdigit():
+        # A real integer check: str.isdigit() accepts "²", which int() then refuses.
+        if value and value.isascii() and value.isdecimal():
             decade = int(value)
             return queryset.filter(publication_year__gte=decade, publication_year__lt=decade + 10)
         return queryset

@@ -399,6 +399,7 @@ PRODUCTION_ENV = {
     "DEBUG": "0",
     "SECRET_KEY": "p" * 64,
     "ALLOWED_HOSTS": "books.example.org",
+    "DATABASE_URL": "postgres://bookrec@db.example.org:5432/bookrec",
     "DJANGO_SETTINGS_MODULE": "bookrec_site.settings",
 }
 PRODUCTION_PROBE = """

@@ -12,12 +12,13 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "x" * 60 + "production-like-secret-for-check-deploy",
     "ALLOWED_HOSTS": "bookrec.example.com",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "DATABASE_URL": "postgres://bookrec@db.example.com:5432/bookrec",
     "DJANGO_SETTINGS_MODULE": "bookrec_site.settings",
 }
 
 
 def run_manage(*args, env):
-    full_env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "SECURE_SSL_REDIRECT", "REDIS_URL",
+    full_env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "SECURE_SSL_REDIRECT", "REDIS_URL", "DATABASE_URL",
                                                          # set by the browser fixture for this process only
                                                          "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     full_env.update(env)
@@ -36,7 +37,7 @@ def test_home_page_renders_with_navigation(client, db):
 def test_healthz_reports_database_and_no_model(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "model": None}
+    assert response.json() == {"database": "ok", "cache": "ok", "model": None}
 
 
 def test_healthz_is_503_and_pages_are_clean_when_database_is_down():
@@ -86,11 +87,37 @@ def test_check_deploy_warns_without_a_shared_cache():
     assert "REDIS_URL" in result.stderr + result.stdout
 
 
-def test_manage_py_on_a_bare_checkout_uses_development_defaults():
-    # No SECRET_KEY, no DEBUG: a developer's first `manage.py` command works instead of stopping.
-    result = run_manage("makemigrations", "--check", "--dry-run", env={})
+def test_manage_py_never_switches_debug_on_by_itself():
+    # A cron retrain whose environment went missing stops with one line instead of training SQLite.
+    result = run_manage("retrain", env={})
+    assert result.returncode != 0
+    assert result.stderr.strip() == "Configuration error: SECRET_KEY must be set when DEBUG is off."
+
+
+def test_development_mode_is_explicit():
+    result = run_manage("makemigrations", "--check", "--dry-run", env={"DEBUG": "1"})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No changes detected" in result.stdout
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("SECURE_SSL_REDIRECT", "ture"), ("DEBUG", "maybe"), ("EMAIL_USE_TLS", "yess"),
+    ("DATABASE_URL", "mysql://db.example.com/bookrec"), ("DATABASE_URL", "postgres://db:notaport/x"),
+    ("TRUSTED_PROXY_COUNT", "one"), ("REDIS_URL", "http://cache.example.com"), ("SECURE_HSTS_SECONDS", "1y"),
+])
+def test_bad_setting_stops_start_up_with_one_line_naming_it(variable, value):
+    result = run_manage("check", env=PRODUCTION_ENV | {variable: value})
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Configuration error: ") and variable in lines[0]
+
+
+def test_production_without_database_url_stops():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "DATABASE_URL"}
+    result = run_manage("check", env=env)
+    assert result.returncode != 0
+    assert "DATABASE_URL must be set" in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])

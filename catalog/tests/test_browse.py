@@ -37,7 +37,7 @@ def test_filters_and_sorts(client, catalog, params, expected):
 @pytest.mark.parametrize(
     "params",
     [{"year_min": "xyz"}, {"year_max": "1e999"}, {"min_rating": "9"}, {"genre": "no-such-genre"}, {"sort": "price"},
-     {"language": "\x00"}, {"page": "abc"}, {"page": "99999"}, {"per_page": "100000"}, {"year_min": "99999999999999999999"},
+     {"language": "x\x00y"}, {"page": "abc"}, {"page": "99999"}, {"per_page": "100000"}, {"year_min": "99999999999999999999"},
      {"author": "x" * 10_000}, {"author": "'; DROP TABLE catalog_book; --"}],
 )
 def test_bad_filter_values_are_ignored_with_a_message(client, catalog, params):

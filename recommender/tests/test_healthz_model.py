@@ -10,7 +10,7 @@ from recommender.models import ModelRun
 def test_no_model_yet_is_null(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "model": None}
+    assert response.json() == {"database": "ok", "cache": "ok", "model": None}
 
 
 def test_active_run_and_its_age(client, trained):
