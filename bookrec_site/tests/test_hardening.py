@@ -8,7 +8,7 @@ from django.urls import reverse
 from accounts.models import GoodreadsImport, User
 
 # The rater admin is about to move apps; the changelist is reversed by name so only this changes.
-RATER_CHANGELIST = "admin:recommender_rater_changelist"
+RATER_CHANGELIST = "admin:accounts_rater_changelist"
 
 
 def _admin_urls():
