@@ -8,10 +8,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.urls import reverse
 
-from accounts.models import User
+from accounts.models import Rating, User
 from bookrec_site.settings import redis_cache
 from catalog.models import Author, Book, BookAuthor
-from recommender.models import Rating
 
 # Nothing listens on port 1 of the loopback: every Redis call fails at once with "connection refused".
 UNREACHABLE_REDIS = {"default": redis_cache("redis://127.0.0.1:1/5")}
