@@ -95,10 +95,21 @@ def read_export(data: bytes):
             )
         reader.fieldnames = header
         rows = []
+        line = reader.line_num + 1
         for record in reader:
             if not any((value or "").strip() for value in record.values() if isinstance(value, str)):
+                line = reader.line_num + 1
                 continue
-            rows.append(_row_from_record(reader.line_num, record))
+            if None in record or None in record.values():
+                # Goodreads writes every column on every row: a different count means a quote was left
+                # open (or closed early) and the cells after it have shifted into the wrong columns.
+                width = len(record) - 1 + len(record[None]) if None in record else sum(v is not None for v in record.values())
+                raise ImportError_(
+                    f"Line {line} has {width} columns where the header has {len(header)}: "
+                    "probably a quote (\") that is not closed. Nothing was imported."
+                )
+            rows.append(_row_from_record(line, record))
+            line = reader.line_num + 1
     except csv.Error as error:
         raise ImportError_(f"The CSV could not be read near line {reader.line_num}: {error}.") from None
     if not rows:

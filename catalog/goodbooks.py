@@ -3,6 +3,7 @@
 The ratings half lives in accounts.dataset_import; the import_goodbooks command runs both.
 """
 
+import codecs
 import csv
 import hashlib
 import re
@@ -188,8 +189,25 @@ def _open(path):
     return open(path, newline="", encoding="utf-8-sig", errors="surrogateescape")
 
 
+def _check_text(path):
+    """Refuse a file whose start isn't UTF-8 text (a zip, a spreadsheet), rather than echo its bytes back."""
+    with open(path, "rb") as handle:
+        start = handle.read(64 * 1024)
+    try:
+        # Only the header must decode: a stray byte in a later row is that row's problem (reported with
+        # its line). final=False: the 64 KiB cut may fall inside a multi-byte character.
+        codecs.getincrementaldecoder("utf-8")().decode(start.split(b"\n", 1)[0], final=False)
+    except UnicodeDecodeError:
+        text = False
+    else:
+        text = b"\x00" not in start
+    if not text:
+        raise GoodbooksFormatError(f"{path.name} is not UTF-8 text (expected a CSV file); nothing was imported.")
+
+
 def read_header(path, required):
     try:
+        _check_text(path)
         with _open(path) as handle:
             header = next(csv.reader(handle), None)
     except (OSError, csv.Error) as error:
@@ -480,8 +498,11 @@ def write_catalog(rows, book_genres, progress=lambda message: None):
 def _sync_links(model, target, desired, *, ordered):
     """Make each book's links (authors or genres) exactly the desired ones, touching only books that differ."""
     current = defaultdict(list)
-    fields = ["book_id", target, "position"] if ordered else ["book_id", target]
-    for values in model.objects.order_by(*fields).values_list(*fields):
+    fields = ["book_id", target]
+    # Authors are compared in their listed order, so read them by position: ordering by author_id first
+    # would make every multi-author book whose authors aren't listed in id order look changed.
+    order = ["book_id", "position"] if ordered else fields
+    for values in model.objects.order_by(*order).values_list(*fields):
         current[values[0]].append(values[1])
     changed = [book_id for book_id, ids in desired.items()
                if (current.get(book_id, []) if ordered else sorted(current.get(book_id, []))) != (ids if ordered else sorted(ids))]

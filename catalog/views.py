@@ -16,14 +16,22 @@ from accounts.api import reader_book_state
 from recommender import api as recommender_api
 
 from . import search as book_search
-from .caching import cache_for_anonymous
-from .filters import BookFilter
+from .caching import cache_for_anonymous, one_of, page_number, text
+from .filters import RATING_CHOICES, SORTS, BookFilter
 from .models import Author, Book, BookRedirect, Genre
 
 PAGE_SIZES = (12, 24, 48, 96)
 DEFAULT_PAGE_SIZE = 24
 SEARCH_PAGE_SIZE = 20
 SUGGESTIONS = 8
+
+# The query parameters each cached page reads (see catalog/caching.py); anything else is ignored.
+BROWSE_PARAMS = {
+    "page": page_number, "per_page": one_of(*PAGE_SIZES), "genre": text, "author": text, "series": text,
+    "year_min": text, "year_max": text, "min_rating": one_of(*(value for value, _ in RATING_CHOICES[1:])),
+    "language": text, "sort": one_of(*SORTS),
+}
+SEARCH_PARAMS = {"q": text, "page": page_number}
 
 
 def page_size(request):
@@ -34,7 +42,7 @@ def page_size(request):
     return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
 
 
-@cache_for_anonymous
+@cache_for_anonymous()
 def home(request):
     most_read = Book.objects.recommendable().with_list_data()[:12]
     top_rated = recommender_api.popular_books(limit=12)
@@ -65,17 +73,17 @@ def browse(request, genre=None):
     })
 
 
-@cache_for_anonymous
+@cache_for_anonymous(BROWSE_PARAMS)
 def book_list(request):
     return browse(request)
 
 
-@cache_for_anonymous
+@cache_for_anonymous(BROWSE_PARAMS)
 def genre_detail(request, slug):
     return browse(request, genre=get_object_or_404(Genre, slug=slug))
 
 
-@cache_for_anonymous
+@cache_for_anonymous()
 def book_detail(request, pk):
     book = Book.objects.with_list_data().prefetch_related("genres").filter(pk=pk).first()
     if book is None:
@@ -89,7 +97,7 @@ def book_detail(request, pk):
     return render(request, "catalog/book_detail.html", {"book": book, "state": state, "similar": similar})
 
 
-@cache_for_anonymous
+@cache_for_anonymous({"page": page_number})
 def author_detail(request, slug):
     author = get_object_or_404(Author, slug=slug)
     books = Book.objects.filter(pk__in=author.bookauthor_set.values("book_id")).order_by("-ratings_count", "id")
@@ -98,7 +106,7 @@ def author_detail(request, slug):
 
 
 @require_GET
-@cache_for_anonymous
+@cache_for_anonymous(SEARCH_PARAMS)
 def search(request):
     raw = request.GET.get("q", "").replace("\x00", "")
     query = book_search.clean_query(raw)
@@ -117,7 +125,7 @@ def search(request):
 
 
 @require_GET
-@cache_for_anonymous
+@cache_for_anonymous({"q": text})
 def suggest(request):
     ids = book_search.search_book_ids(request.GET.get("q", ""), limit=SUGGESTIONS)
     results = [

@@ -333,3 +333,17 @@ def test_numbers_are_ascii_digits_only(reader_client, reader, catalog):
 )
 def test_normalize_title(title, expected):
     assert normalize_title(title) == expected
+
+
+@pytest.mark.parametrize("broken_line", [3, 9])
+def test_unbalanced_quote_is_refused_with_its_line_and_nothing_is_written(reader_client, reader, catalog, broken_line):
+    # An opening quote before "Dune" (or "Rebecca", the last book) that is never closed where it should be:
+    # the cells after it shift into the wrong columns.
+    lines = (DATA / "goodreads_library_export.csv").read_text(encoding="utf-8").splitlines()
+    title = lines[broken_line - 1].split(",")[1]
+    lines[broken_line - 1] = lines[broken_line - 1].replace(f",{title},", f',"{title},', 1)
+    response = upload(reader_client, "goodreads_library_export.csv", ("\n".join(lines) + "\n").encode())
+    assert response.status_code == 400
+    html = unescape(response.content.decode())
+    assert f"Line {broken_line} has " in html and "quote" in html and "Nothing was imported" in html
+    assert nothing_written(reader)

@@ -1,4 +1,7 @@
-"""Typo-tolerant search on PostgreSQL: the pg_trgm and unaccent extensions and a GIN trigram index on search_text.
+"""Typo-tolerant search on PostgreSQL: the pg_trgm extension and a GIN trigram index on search_text.
+
+Accents are removed in Python (catalog.models.normalize_search_text), so the unaccent extension that earlier
+versions of this migration created is no longer created; databases that have it keep it, unused and harmless.
 
 Every step is skipped on other databases, where search falls back to matching in Python.
 """
@@ -13,7 +16,6 @@ def create_search_index(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    schema_editor.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
     schema_editor.execute(CREATE_INDEX)
 
 

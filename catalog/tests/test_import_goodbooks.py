@@ -178,3 +178,33 @@ def test_unreadable_csv_midway_stops_the_whole_import(tmp_path):
         run_import(folder)
     assert not Book.objects.exists()
     assert not Rating.objects.exists()
+
+
+@pytest.mark.django_db
+def test_reimport_leaves_author_links_of_unchanged_books_alone():
+    from catalog.goodbooks import author_slug
+    from catalog.models import BookAuthor
+
+    # The Odyssey lists Homer, Robert Fagles, E.V. Rieu; an existing E.V. Rieu has the lowest author id,
+    # so the links' author order differs from their listed order.
+    Author.objects.create(name="E.V. Rieu", slug=author_slug("E.V. Rieu"))
+    run_import(DATA / "good")
+    odyssey = Book.objects.with_list_data().get(goodreads_book_id=1381)
+    assert odyssey.author_list == ["Homer", "Robert Fagles", "E.V. Rieu"]
+    links = sorted(BookAuthor.objects.values_list("id", "book_id", "author_id", "position"))
+    run_import(DATA / "good")
+    assert sorted(BookAuthor.objects.values_list("id", "book_id", "author_id", "position")) == links
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["books.csv", "ratings.csv"])
+def test_binary_file_is_refused_as_not_utf8_text(tmp_path, name):
+    for path in (DATA / "good").iterdir():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    junk = b"PK\x03\x04\x14\x00\x06\x00" + bytes(range(256)) * 8
+    (tmp_path / name).write_bytes(junk)
+    with pytest.raises(CommandError) as raised:
+        run_import(tmp_path)
+    message = str(raised.value)
+    assert message == f"{name} is not UTF-8 text (expected a CSV file); nothing was imported."
+    assert not Book.objects.exists() and not Rating.objects.exists()
