@@ -12,11 +12,11 @@ from django.utils.functional import cached_property
 from catalog.admin import BookAdmin as CatalogBookAdmin
 from catalog.models import Book
 
+from .activation import RetrainError, activate_run
 from .charts import training_curves_svg
 from .merge import merge_books
 from .models import ModelArtifact, ModelRun, Rater, Rating
 from .ratings import refresh_rating_summaries
-from .training import RetrainError, activate_run
 
 
 class EstimatedCountPaginator(Paginator):

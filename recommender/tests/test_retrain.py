@@ -10,11 +10,15 @@ from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
 
 from catalog.models import Book
-from recommender import factorization, training
+from recommender import kernel as factorization
+from recommender import training
+from recommender.activation import ADVISORY_LOCK_KEY, RetrainLock
 from recommender.artifacts import unpack
+from recommender.loading import load_ratings
 from recommender.merge import merge_books
 from recommender.models import ModelArtifact, ModelRun, Rater, Rating
-from recommender.training import ADVISORY_LOCK_KEY, Retrain, RetrainLock, load_ratings, split_validation
+from recommender.training import Retrain
+from recommender.validation import split_validation
 
 from .conftest import FAST_TRAINING, wait_until_a_session_waits_on_a_lock
 

@@ -7,10 +7,11 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from catalog.models import Book
-from recommender import api, factorization, serving
+from recommender import api, serving
+from recommender import factor_model as factorization
+from recommender.activation import activate_run
 from recommender.models import ModelArtifact, ModelRun, Rater, Rating
 from recommender.ratings import set_rating
-from recommender.training import activate_run
 
 from .conftest import FAST_TRAINING
 
