@@ -13,8 +13,8 @@ from catalog.models import Book
 from recommender import kernel as factorization
 from recommender import training
 from recommender.activation import ADVISORY_LOCK_KEY, KEEP_ARTIFACTS, RetrainLock, activate_run
-from recommender.factor_model import TrainParams
 from recommender.artifacts import unpack
+from recommender.factor_model import TrainParams
 from recommender.loading import index_ids, load_ratings
 from recommender.merge import merge_books
 from recommender.models import ModelArtifact, ModelRun, Rater, Rating
