@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from recommender.evaluation import evaluate, read_ratings_csv  # noqa: E402
-from recommender.factorization import TrainParams, train  # noqa: E402
+from recommender.factor_model import TrainParams  # noqa: E402
+from recommender.kernel import train  # noqa: E402
 
 DATA = Path(os.environ.get("GOODBOOKS_DIR", ROOT.parent / "shared" / "data" / "goodbooks-10k"))
 

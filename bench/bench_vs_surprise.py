@@ -29,8 +29,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_train import DATA, machine_info, peak_rss_mb, synthetic_ratings  # noqa: E402
 
-from recommender.evaluation import index_triples, rating_metrics, read_ratings_csv  # noqa: E402
-from recommender.factorization import TrainParams, predict_ratings, train  # noqa: E402
+from recommender.evaluation import index_triples, read_ratings_csv  # noqa: E402
+from recommender.factor_model import TrainParams, predict_ratings  # noqa: E402
+from recommender.kernel import train  # noqa: E402
+from recommender.metrics import rating_metrics  # noqa: E402
 
 
 def shared_split():

@@ -3,9 +3,9 @@
 from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef
 
+from .activation import RetrainError, activate_run
 from .charts import training_curves_svg
 from .models import ModelArtifact, ModelRun
-from .training import RetrainError, activate_run
 
 
 @admin.register(ModelRun)

@@ -4,7 +4,7 @@
 #   rater_ids, book_ids       database ids of the model's rows and columns (int64)
 #   rater_rating_counts       each rater's ratings when the data was loaded (int32), so serving can
 #                             tell that a reader's ratings changed since training and fold them in
-#   model.<field>             every numpy array field of factorization.FactorModel
+#   model.<field>             every numpy array field of factor_model.FactorModel
 #   meta                      JSON (as uint8): the FactorModel's scalar fields and its TrainParams
 # Float32 factors barely compress (zlib saves ~8% for a second of CPU), so the blob is stored raw.
 # Fields are discovered from the FactorModel dataclass, so arrays the math module adds later are
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .factorization import FactorModel, TrainParams
+from .factor_model import FactorModel, TrainParams
 
 FORMAT_VERSION = 1
 

@@ -3,16 +3,11 @@
 # Protocol
 # --------
 # * Users and books are indexed by their occurrence in the TRAIN triples.
-# * RMSE / MAE: over test ratings whose user and book both occur in train,
-#   predictions clipped to 1..5. The "popularity" model has no star predictor,
-#   so its rmse / mae are None.
-# * Top-N: over test users (known in train) with at least one test rating >= 4;
-#   relevant = that user's test books rated >= 4 (books unseen in train can never
-#   be hit but still count as relevant). Candidates = every book occurring in
-#   train minus the user's train books; top 10 by score.
-#   precision@10 = hits / 10, recall@10 = hits / min(10, #relevant),
-#   NDCG@10 with binary gains, ideal DCG over min(10, #relevant) positions.
-#   Each averaged over those users.
+# * The metrics are recommender/metrics.py's, the same code and rule as retrain's early stopping and
+#   quality gate, with every test reader scored (no sample): RMSE / MAE over test ratings whose user
+#   and book both occur in train; top-10 precision, recall and NDCG over test users (known in train)
+#   with a test rating >= 4, books unseen in train counting as relevant but never hit. The
+#   "popularity" model has no star predictor, so its rmse / mae are None.
 
 from __future__ import annotations
 
@@ -23,9 +18,11 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from .factorization import TrainParams, top_n, train
+from .factor_model import TrainParams
+from .kernel import train
+from .metrics import HeldOut, model_quality, ranking_quality
 
-__all__ = ["read_ratings_csv", "evaluate", "topn_metrics", "rating_metrics", "index_triples"]
+__all__ = ["read_ratings_csv", "evaluate", "index_triples"]
 
 RESULT_KEYS = (
     "rmse",
@@ -126,44 +123,8 @@ def index_triples(train_triples, test_triples):
     return R, te_u, te_i, er.astype(np.float32), known
 
 
-def rating_metrics(pred: np.ndarray, truth: np.ndarray) -> tuple[float | None, float | None]:
-    """(RMSE, MAE) of predictions clipped to 1..5."""
-    if len(truth) == 0:
-        return None, None
-    err = np.clip(np.asarray(pred, dtype=np.float64), 1.0, 5.0) - np.asarray(truth, dtype=np.float64)
-    return float(np.sqrt(np.mean(err**2))), float(np.mean(np.abs(err)))
-
-
-def topn_metrics(top: np.ndarray, relevant: list[np.ndarray] | sp.csr_matrix, n: int = 10):
-    """Per-user precision@n, recall@n and NDCG@n (binary gains) for ranked lists ``top`` (users x n).
-
-    ``relevant`` is a users x items boolean CSR or a list of arrays of relevant item indices.
-    Returns three arrays, one value per user.
-    """
-    top = np.asarray(top)
-    if isinstance(relevant, list):
-        n_items = int(max([top.max(initial=0)] + [int(r.max(initial=0)) for r in relevant])) + 1
-        rows = np.repeat(np.arange(len(relevant)), [len(r) for r in relevant])
-        cols = np.concatenate(relevant) if relevant else np.array([], dtype=np.int64)
-        relevant = sp.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(len(relevant), n_items))
-    rel = sp.csr_matrix(relevant)
-    rel.sum_duplicates()
-    hit = np.asarray(rel[np.arange(top.shape[0])[:, None], top].todense()) > 0  # users x n
-    n_rel = np.diff(rel.indptr)
-    denom = np.minimum(n_rel, n).astype(np.float64)
-    discounts = 1.0 / np.log2(np.arange(2, n + 2))
-    dcg = (hit * discounts[: top.shape[1]]).sum(axis=1)
-    idcg = np.cumsum(discounts)[np.maximum(denom.astype(int), 1) - 1]
-    hits = hit.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = hits / n
-        recall = np.where(denom > 0, hits / denom, 0.0)
-        ndcg = np.where(denom > 0, dcg / idcg, 0.0)
-    return precision, recall, ndcg
-
-
 def evaluate(
-    train_triples, test_triples, model: str = "mf", params: TrainParams = TrainParams(), batch_users: int = 2000
+    train_triples, test_triples, model: str = "mf", params: TrainParams = TrainParams()
 ) -> dict:
     """Train ``model`` ("mf" or "popularity") on train triples, score it on test triples.
 
@@ -172,61 +133,27 @@ def evaluate(
     """
     if model not in ("mf", "popularity"):
         raise ValueError(f"unknown model {model!r} (expected 'mf' or 'popularity')")
-    R, te_u, te_i, te_r, known = index_triples(train_triples, test_triples)
-    n_users, n_items = R.shape
+    R, te_u, te_i, te_r, _ = index_triples(train_triples, test_triples)
+    held_out = HeldOut(te_u, te_i, te_r)
 
     t0 = time.perf_counter()
     if model == "mf":
         fitted, _ = train(R, params)
-        k = fitted.rank_factors
-        item_rank = fitted.item_factors[:, :k]
-
-        def scores_for(users):
-            return fitted.user_factors[users, :k] @ item_rank.T
+        fit_seconds = time.perf_counter() - t0
+        quality = model_quality(fitted, R, held_out)
     else:
         counts = np.diff(R.tocsc().indptr).astype(np.float32)
-
-        def scores_for(users):
-            return np.broadcast_to(counts, (len(users), n_items)).copy()
-
-    fit_seconds = time.perf_counter() - t0
-
-    rmse = mae = None
-    if model == "mf":
-        from .factorization import predict_ratings
-
-        rmse, mae = rating_metrics(predict_ratings(fitted, te_u[known], te_i[known]), te_r[known])
-
-    # relevant = test ratings >= 4 of users known in train (books may be unknown: they count, never hit)
-    liked = (te_r >= 4) & (te_u >= 0)
-    eval_users = np.unique(te_u[liked])
-    prec_sum = rec_sum = ndcg_sum = 0.0
-    if len(eval_users):
-        pos = np.searchsorted(eval_users, te_u[liked])
-        # unknown books get a column past the end so they count as relevant but can never be ranked
-        cols = np.where(te_i[liked] >= 0, te_i[liked], n_items)
-        rel_all = sp.csr_matrix((np.ones(len(cols), np.float32), (pos, cols)), shape=(len(eval_users), n_items + 1))
-        rel_all.sum_duplicates()
-        rel_all.data[:] = 1.0
-        for s in range(0, len(eval_users), batch_users):
-            users = eval_users[s : s + batch_users]
-            scores = np.asarray(scores_for(users), dtype=np.float32)
-            seen = R[users]
-            scores[seen.nonzero()] = -np.inf
-            top = top_n(scores, 10)
-            p, r, g = topn_metrics(top, rel_all[s : s + batch_users], n=10)
-            prec_sum += p.sum()
-            rec_sum += r.sum()
-            ndcg_sum += g.sum()
-    m = max(len(eval_users), 1)
+        fit_seconds = time.perf_counter() - t0
+        # no star predictor: rmse and mae stay None
+        quality = ranking_quality(lambda users: np.broadcast_to(counts, (len(users), R.shape[1])), R, held_out)
     return {
-        "rmse": rmse,
-        "mae": mae,
-        "precision_at_10": float(prec_sum / m) if len(eval_users) else None,
-        "recall_at_10": float(rec_sum / m) if len(eval_users) else None,
-        "ndcg_at_10": float(ndcg_sum / m) if len(eval_users) else None,
+        "rmse": quality.rmse,
+        "mae": quality.mae,
+        "precision_at_10": quality.precision_at_10,
+        "recall_at_10": quality.recall_at_10,
+        "ndcg_at_10": quality.ndcg_at_10,
         "fit_seconds": float(fit_seconds),
         "n_train": int(R.nnz),
         "n_test": int(len(te_r)),
-        "eval_users": int(len(eval_users)),
+        "eval_users": quality.users,
     }

@@ -22,11 +22,12 @@ from django.core.cache import cache
 
 from accounts.models import Rating
 from accounts.ratings import ratings_version
+from catalog.models import Book
 
-from . import factorization
+from . import factor_model
+from .activation import ACTIVE_RUN_CACHE_KEY
 from .artifacts import unpack
 from .models import ModelArtifact, ModelRun
-from .training import ACTIVE_RUN_CACHE_KEY
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ LIKED_STARS = 4
 class LoadedModel:
     run_id: int
     trained_from: datetime  # ratings changed at or after this time are not in the model
-    model: factorization.FactorModel
+    model: factor_model.FactorModel
     rater_ids: np.ndarray  # sorted Rater.pk per model row
     book_ids: np.ndarray  # sorted Book.pk per model column
     rater_rating_counts: np.ndarray
@@ -176,7 +177,7 @@ def reader_vector(loaded: LoadedModel, ratings: ReaderRatings):
         and ratings.latest is not None
         and ratings.latest < loaded.trained_from
     ):
-        return factorization.user_state(loaded.model, row)
+        return factor_model.user_state(loaded.model, row)
     items, known = loaded.book_indices(ratings.book_ids)
     if not known.any():
         return None
@@ -186,8 +187,8 @@ def reader_vector(loaded: LoadedModel, ratings: ReaderRatings):
     cached = cache.get(key)
     if cached is not None:
         vector, bias = cached
-        return factorization.FoldedUser(vector=np.frombuffer(vector, dtype=np.float32).copy(), bias=bias)
-    state = factorization.fold_in_user(loaded.model, items[known], ratings.values[known])
+        return factor_model.FoldedUser(vector=np.frombuffer(vector, dtype=np.float32).copy(), bias=bias)
+    state = factor_model.fold_in_user(loaded.model, items[known], ratings.values[known])
     cache.set(key, (np.asarray(state.vector, dtype=np.float32).tobytes(), float(state.bias)), FOLD_IN_CACHE_SECONDS)
     return state
 
@@ -201,14 +202,14 @@ class PersonalRanking:
 
     book_ids: list
     loaded: LoadedModel | None = None
-    state: factorization.FoldedUser | None = None
+    state: factor_model.FoldedUser | None = None
     ratings: ReaderRatings | None = None
 
     def predicted_stars(self, book_ids):
         if self.loaded is None or self.state is None or not book_ids:
             return {}
         items, known = self.loaded.book_indices(book_ids)
-        stars = factorization.predict_user(self.loaded.model, self.state, items)
+        stars = factor_model.predict_user(self.loaded.model, self.state, items)
         return {book_id: round(float(star), 1) for book_id, star, ok in zip(book_ids, stars, known, strict=True) if ok}
 
     def liked_book_behind(self, book_ids):
@@ -222,7 +223,7 @@ class PersonalRanking:
         for book_id, candidate, ok in zip(book_ids, candidates, candidate_known, strict=True):
             if not ok:
                 continue
-            nearest = factorization.explain(self.loaded.model, rated, values, int(candidate), min_rating=LIKED_STARS)
+            nearest = factor_model.explain(self.loaded.model, rated, values, int(candidate), min_rating=LIKED_STARS)
             if nearest is not None:
                 reasons[book_id] = int(self.loaded.book_ids[nearest])
         return reasons
@@ -240,12 +241,10 @@ def personal_ranking(user, limit, ratings=None) -> PersonalRanking | None:
     state = reader_vector(loaded, ratings)
     if state is None:
         return None
-    scores = factorization.rank_scores(loaded.model, state)
     rated, known = loaded.book_indices(ratings.book_ids)
-    scores[rated[known]] = -np.inf
-    scores[hidden_indices(loaded)] = -np.inf
-    top = factorization.top_n(scores, limit)
-    top = top[np.isfinite(scores[top])]
+    top, _ = factor_model.recommend(
+        loaded.model, state, n=limit, exclude=np.concatenate([rated[known], hidden_indices(loaded)])
+    )
     ids = [int(book_id) for book_id in loaded.book_ids[top]]
     return PersonalRanking(book_ids=ids, loaded=loaded, state=state, ratings=ratings)
 
@@ -258,14 +257,12 @@ def similar_book_ids(book_id, limit):
     index = loaded.book_index(book_id)
     if index is None:
         return None
-    top, _ = factorization.similar_items(loaded.model, index, n=limit, exclude=hidden_indices(loaded))
+    top, _ = factor_model.similar_items(loaded.model, index, n=limit, exclude=hidden_indices(loaded))
     return [int(other) for other in loaded.book_ids[top]]
 
 
 def hidden_indices(loaded):
     """Model columns of the books staff hid from recommendations (one small query, always current)."""
-    from catalog.models import Book
-
     hidden = list(Book.objects.filter(hidden_from_recommendations=True).values_list("pk", flat=True))
     columns, known = loaded.book_indices(hidden)
     return columns[known]

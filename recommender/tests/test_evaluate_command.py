@@ -76,5 +76,5 @@ def test_bad_csv_is_a_one_line_error(split, content, message):
 def test_missing_file_and_bad_options_are_clear(split):
     with pytest.raises(CommandError, match="no such file"):
         evaluate("--train", split / "nope.csv", "--test", split / "test.csv")
-    with pytest.raises(CommandError, match="--factors must be at least 1"):
+    with pytest.raises(CommandError, match="--factors must be a whole number from 1"):
         evaluate("--train", split / "train.csv", "--test", split / "test.csv", "--factors", "0")

@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from recommender.evaluation import RESULT_KEYS, evaluate, rating_metrics, read_ratings_csv, topn_metrics
-from recommender.factorization import TrainParams
+from recommender.evaluation import RESULT_KEYS, evaluate, read_ratings_csv
+from recommender.factor_model import TrainParams
+from recommender.metrics import rating_metrics, topn_metrics
 
 
 def test_topn_metrics_hand_computed():

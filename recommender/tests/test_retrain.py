@@ -13,10 +13,15 @@ from accounts.models import Rater, Rating
 from accounts.tests.concurrency import wait_until_a_session_waits_on_a_lock
 from catalog.merge import Moved, merge_books
 from catalog.models import Book
-from recommender import factorization, training
+from recommender import kernel as factorization
+from recommender import training
+from recommender.activation import ADVISORY_LOCK_KEY, KEEP_ARTIFACTS, RetrainLock, activate_run
 from recommender.artifacts import unpack
+from recommender.factor_model import TrainParams
+from recommender.loading import index_ids, load_ratings
 from recommender.models import ModelArtifact, ModelRun
-from recommender.training import ADVISORY_LOCK_KEY, Retrain, RetrainLock, load_ratings, split_validation
+from recommender.training import Retrain
+from recommender.validation import split_validation
 
 from .conftest import FAST_TRAINING
 
@@ -105,9 +110,9 @@ def test_a_new_rating_makes_retrain_train_again(taste_catalog):
     assert ModelRun.objects.count() == 2
 
 
-def test_no_ratings_at_all_exits_cleanly_without_a_run(db):
-    output = retrain()
-    assert "no ratings yet" in output
+def test_no_ratings_at_all_fails_with_a_clear_message_and_no_run(db):
+    with pytest.raises(CommandError, match="There are no ratings in this database: nothing to train"):
+        retrain()
     assert not ModelRun.objects.exists()
 
 
@@ -218,24 +223,27 @@ def test_second_retrain_exits_at_once_while_another_session_holds_the_advisory_l
 
 
 def test_old_runs_arrays_are_pruned_but_recent_ones_kept_for_rollback(taste_catalog):
-    for _ in range(training.KEEP_ARTIFACTS + 3):
+    for _ in range(KEEP_ARTIFACTS + 3):
         retrain("--force")
     runs = list(ModelRun.objects.order_by("-started", "-pk"))
     with_arrays = set(ModelArtifact.objects.values_list("run_id", flat=True))
-    assert with_arrays == {run.pk for run in runs[: training.KEEP_ARTIFACTS + 1]}
-    assert len(runs) == training.KEEP_ARTIFACTS + 3
+    assert with_arrays == {run.pk for run in runs[: KEEP_ARTIFACTS + 1]}
+    assert len(runs) == KEEP_ARTIFACTS + 3
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--factors", "-3"], "--factors must be at least 1"),
-        (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--factors", "-3"], "--factors must be a whole number from 1"),
+        (["--epochs", "0"], "--epochs must be a whole number from 1"),
         (["--learning-rate", "0"], "--learning-rate must be greater than 0 and less than 2"),
         (["--learning-rate", "2.5"], "--learning-rate must be greater than 0 and less than 2"),
         (["--learning-rate", "nan"], "--learning-rate must be greater than 0 and less than 2"),
-        (["--regularization", "-1"], "--regularization must be a number, not negative"),
-        (["--regularization", "nan"], "--regularization must be a number, not negative"),
+        (["--regularization", "-1"], "--regularization must be a number from 0 to 1e"),
+        (["--regularization", "inf"], "--regularization must be a number from 0 to 1e"),
+        (["--regularization", "1e308"], "--regularization must be a number from 0 to 1e"),
+        (["--regularization", "nan"], "--regularization must be a number from 0 to 1e"),
+        (["--validation-fraction", "nan"], "between 0 and 1"),
         (["--validation-fraction", "1"], "between 0 and 1"),
         (["--validation-fraction", "0"], "between 0 and 1"),
     ],
@@ -247,14 +255,14 @@ def test_bad_options_fail_with_a_clear_message(db, args, message):
 
 def test_hidden_books_still_train(taste_catalog):
     Book.objects.filter(pk=taste_catalog.fantasy[0].pk).update(hidden_from_recommendations=True)
-    Retrain(factorization.TrainParams(factors=4, epochs=2), validation_fraction=0.2).run()
+    Retrain(TrainParams(factors=4, epochs=2), validation_fraction=0.2).run()
     assert ModelRun.objects.get().n_books == 30
 
 
 def test_id_indexing_matches_numpy_unique_for_dense_and_sparse_ids():
     rng = np.random.default_rng(0)
     for ids in (rng.integers(1, 500, 5000), rng.integers(1, 2**40, 5000), np.array([7, 7, 3])):
-        distinct, index = training.index_ids(ids)
+        distinct, index = index_ids(ids)
         expected_distinct, expected_index = np.unique(ids, return_inverse=True)
         assert np.array_equal(distinct, expected_distinct) and np.array_equal(index, expected_index)
 
@@ -271,7 +279,7 @@ def test_a_rollback_during_a_retrain_leaves_exactly_one_active_run(trained, monk
     measure = training.validation_metrics
 
     def rollback_then_measure(*args, **kwargs):  # staff roll back while the new model trains
-        training.activate_run(first)
+        activate_run(first)
         assert ModelRun.objects.get(is_active=True) == first
         return measure(*args, **kwargs)
 
@@ -294,7 +302,7 @@ def test_a_second_activation_waits_for_the_first_instead_of_failing():
     def activate(run, hold):
         try:
             with transaction.atomic():
-                training.activate_run(run)
+                activate_run(run)
                 if hold:
                     first_done.set()
                     release.wait(10)

@@ -9,9 +9,10 @@ from django.urls import reverse
 from accounts.models import Rater, Rating
 from accounts.ratings import set_rating
 from catalog.models import Book
-from recommender import api, factorization, serving
+from recommender import api, serving
+from recommender import factor_model as factorization
+from recommender.activation import activate_run
 from recommender.models import ModelArtifact, ModelRun
-from recommender.training import activate_run
 
 from .conftest import FAST_TRAINING
 

@@ -5,8 +5,10 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from recommender.management.training_options import add_training_arguments, train_params
-from recommender.training import DEFAULT_VALIDATION_FRACTION, Retrain, RetrainError
+from recommender.activation import RetrainError
+from recommender.management.training_options import add_training_arguments, train_params, validation_fraction
+from recommender.training import Retrain
+from recommender.validation import DEFAULT_VALIDATION_FRACTION
 
 
 class Command(BaseCommand):
@@ -32,9 +34,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         params = train_params(options)
-        fraction = options["validation_fraction"]
-        if not 0 < fraction < 1:
-            raise CommandError("--validation-fraction must be between 0 and 1 (exclusive).")
+        fraction = validation_fraction(options["validation_fraction"])
         _interrupt_on_sigterm()
         retrain = Retrain(
             params,

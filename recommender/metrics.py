@@ -1,0 +1,148 @@
+"""Held-out quality of a model: RMSE and top-10 recall / NDCG. Early stopping, the activation gate and evaluate all use this."""
+
+# The rule, the same for every caller:
+# * Star metrics (RMSE, MAE): over the held-out ratings whose reader and book are both known to the
+#   model; predictions clipped to 1..5.
+# * Top-N: a reader counts when they are known to the model and have at least one held-out rating
+#   >= LIKED_STARS; their relevant books are those. When more readers count than ``max_users``, a
+#   seeded sample of ``max_users`` of them is scored (the same readers for the same seed; ``None``
+#   scores them all). Candidates are every book of the model except the reader's training books;
+#   the top N by ranking score are compared with the relevant books:
+#       precision@N = hits / N,  recall@N = hits / min(N, #relevant),
+#       NDCG@N = sum over hit positions p (1-based) of 1 / log2(p + 1), divided by the same sum over
+#                positions 1..min(N, #relevant) (binary gains).
+#   A relevant book the model does not know (evaluate: a book seen only in the test file) still
+#   counts in #relevant but can never be hit.
+# retrain scores a sample (RETRAIN_USERS) because it measures every epoch; evaluate scores every
+# reader, since its figures are the ones quoted against the issues' targets.
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .factor_model import FactorModel, predict_ratings, top_n
+
+TOP_N = 10
+LIKED_STARS = 4
+# Readers scored by retrain's early stopping and quality gate (a seeded sample, the same in both).
+RETRAIN_USERS = 5000
+
+
+@dataclass
+class HeldOut:
+    """Held-out ratings by model index; -1 where the reader or book is unknown to the model."""
+
+    user_idx: np.ndarray
+    item_idx: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def from_csr(cls, ratings: sp.csr_matrix) -> HeldOut:
+        coo = ratings.tocoo()
+        return cls(coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data.astype(np.float32))
+
+
+@dataclass
+class Quality:
+    rmse: float | None = None
+    mae: float | None = None
+    precision_at_10: float | None = None
+    recall_at_10: float | None = None
+    ndcg_at_10: float | None = None
+    ratings: int = 0  # held-out ratings the star metrics cover
+    users: int = 0  # readers the top-N metrics cover
+
+
+def rating_metrics(pred: np.ndarray, truth: np.ndarray) -> tuple[float | None, float | None]:
+    """(RMSE, MAE) of predictions clipped to 1..5."""
+    if len(truth) == 0:
+        return None, None
+    err = np.clip(np.asarray(pred, dtype=np.float64), 1.0, 5.0) - np.asarray(truth, dtype=np.float64)
+    return float(np.sqrt(np.mean(err**2))), float(np.mean(np.abs(err)))
+
+
+def topn_metrics(top: np.ndarray, relevant: list[np.ndarray] | sp.csr_matrix, n: int = TOP_N):
+    """Per-user precision@n, recall@n and NDCG@n (binary gains) for ranked lists ``top`` (users x n).
+
+    ``relevant`` is a users x items boolean CSR or a list of arrays of relevant item indices.
+    Returns three arrays, one value per user.
+    """
+    top = np.asarray(top)
+    if isinstance(relevant, list):
+        n_items = int(max([top.max(initial=0)] + [int(r.max(initial=0)) for r in relevant])) + 1
+        rows = np.repeat(np.arange(len(relevant)), [len(r) for r in relevant])
+        cols = np.concatenate(relevant) if relevant else np.array([], dtype=np.int64)
+        relevant = sp.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(len(relevant), n_items))
+    rel = sp.csr_matrix(relevant)
+    rel.sum_duplicates()
+    hit = np.asarray(rel[np.arange(top.shape[0])[:, None], top].todense()) > 0  # users x n
+    denom = np.minimum(np.diff(rel.indptr), n).astype(np.float64)
+    discounts = 1.0 / np.log2(np.arange(2, n + 2))
+    dcg = (hit * discounts[: top.shape[1]]).sum(axis=1)
+    idcg = np.cumsum(discounts)[np.maximum(denom.astype(int), 1) - 1]
+    hits = hit.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = hits / n
+        recall = np.where(denom > 0, hits / denom, 0.0)
+        ndcg = np.where(denom > 0, dcg / idcg, 0.0)
+    return precision, recall, ndcg
+
+
+def sample_users(users: np.ndarray, max_users: int | None, seed: int) -> np.ndarray:
+    """The readers scored: all of ``users``, or a seeded sample of ``max_users`` of them (sorted)."""
+    if max_users is None or len(users) <= max_users:
+        return users
+    return np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
+
+
+def ranking_quality(
+    scores_for: Callable[[np.ndarray], np.ndarray],
+    seen: sp.csr_matrix,
+    held_out: HeldOut,
+    *,
+    max_users: int | None = None,
+    seed: int = 0,
+    batch: int = 1000,
+) -> Quality:
+    """Top-N precision, recall and NDCG by the rule above; ``scores_for(users)`` gives (users x items) scores."""
+    n_users, n_items = seen.shape
+    liked = (held_out.values >= LIKED_STARS) & (held_out.user_idx >= 0)
+    users = sample_users(np.unique(held_out.user_idx[liked]), max_users, seed)
+    quality = Quality(users=int(len(users)))
+    if len(users) == 0:
+        return quality
+    # Unknown books get a column past the end: they count as relevant but are never ranked.
+    cols = np.where(held_out.item_idx[liked] >= 0, held_out.item_idx[liked], n_items)
+    relevant = sp.csr_matrix(
+        (np.ones(len(cols), np.float32), (held_out.user_idx[liked], cols)), shape=(n_users, n_items + 1)
+    )
+    relevant.sum_duplicates()
+    sums = np.zeros(3)
+    for start in range(0, len(users), batch):
+        chunk = users[start : start + batch]
+        scores = np.array(scores_for(chunk), dtype=np.float32)
+        scores[seen[chunk].nonzero()] = -np.inf
+        per_user = topn_metrics(top_n(scores, TOP_N), relevant[chunk], n=TOP_N)
+        sums += [float(values.sum()) for values in per_user]
+    quality.precision_at_10, quality.recall_at_10, quality.ndcg_at_10 = (float(s / len(users)) for s in sums)
+    return quality
+
+
+def model_quality(
+    model: FactorModel, seen: sp.csr_matrix, held_out: HeldOut, *, max_users: int | None = None, seed: int = 0
+) -> Quality:
+    """Star and top-N metrics of a factor model on held-out ratings; ``seen`` = its training ratings."""
+    k = model.rank_factors
+    item_rank = model.item_factors[:, :k]
+    quality = ranking_quality(
+        lambda users: model.user_factors[users, :k] @ item_rank.T, seen, held_out, max_users=max_users, seed=seed
+    )
+    known = (held_out.user_idx >= 0) & (held_out.item_idx >= 0)
+    pred = predict_ratings(model, held_out.user_idx[known], held_out.item_idx[known])
+    quality.rmse, quality.mae = rating_metrics(pred, held_out.values[known])
+    quality.ratings = int(known.sum())
+    return quality
