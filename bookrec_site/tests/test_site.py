@@ -94,6 +94,13 @@ def test_manage_py_never_switches_debug_on_by_itself():
     assert result.stderr.strip() == "Configuration error: SECRET_KEY must be set when DEBUG is off."
 
 
+def test_makemigrations_check_runs_on_a_bare_checkout():
+    # Migrations are code: checking them needs no deployment variables, and DEBUG stays off.
+    result = run_manage("makemigrations", "--check", "--dry-run", env={})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No changes detected" in result.stdout
+
+
 def test_development_mode_is_explicit():
     result = run_manage("makemigrations", "--check", "--dry-run", env={"DEBUG": "1"})
     assert result.returncode == 0, result.stdout + result.stderr
