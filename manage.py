@@ -4,7 +4,6 @@
 import os
 import sys
 
-
 # Commands that read only the code (writing or checking migrations) need no secrets and no
 # deployment: they run with the test settings, which keep DEBUG off like production.
 CODE_ONLY_COMMANDS = {"makemigrations"}
