@@ -49,9 +49,11 @@ def test_the_move_keeps_ratings_raters_shelves_and_imports():
     assert sorted(Rating.objects.filter(rater__user=rita).values_list("book__title", "value")) == [("Dune", 5), ("Emma", 2)]
     assert Rating.objects.get(rater__source="goodbooks", rater__external_id="314").value == 4
     assert Rater.objects.count() == 2
-    assert list(ShelfEntry.objects.filter(user=rita).values_list("book__title", flat=True)) == ["The Hobbit"]
+    # The want-to-read entry stays there; the rated books go on Read (migration 0006).
+    assert sorted(ShelfEntry.objects.filter(user=rita).values_list("book__title", "shelf")) == [
+        ("Dune", "read"), ("Emma", "read"), ("The Hobbit", "to-read")]
     assert GoodreadsImport.objects.get(user=rita).filename == "export.csv"
-    assert ImportedBook.objects.get(user=rita).rating == 2
+    assert (ImportedBook.objects.get(user=rita).rating, ImportedBook.objects.get(user=rita).shelf) == (2, "read")
     # The renamed table still hands out new ids, and the model's permissions kept their content type.
     new_rating = set_rating(rita, Book.objects.get(title="The Hobbit"), 4)
     assert new_rating.pk > max(old_ids)

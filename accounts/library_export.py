@@ -1,0 +1,124 @@
+"""A reader's library in Goodreads' own export format, so it can go to Goodreads, StoryGraph or BookWyrm.
+
+One row per book on a shelf (and per rated book, which is always on one), with Goodreads' columns in Goodreads'
+order. What BookRec keeps (rating, shelf, dates, read count, review) comes from BookRec; what it doesn't model
+(Publisher, Binding, Private Notes, other shelves, the edition's title and ISBNs) comes back from the row the
+Goodreads import stored, and for books never imported, from the catalog.
+"""
+
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from catalog.models import BookAuthor
+
+from .models import ImportedBook, Rating, Review, Shelf, ShelfEntry
+
+COLUMNS = [
+    "Book Id", "Title", "Author", "Author l-f", "Additional Authors", "ISBN", "ISBN13", "My Rating",
+    "Average Rating", "Publisher", "Binding", "Number of Pages", "Year Published", "Original Publication Year",
+    "Date Read", "Date Added", "Bookshelves", "Bookshelves with positions", "Exclusive Shelf", "My Review",
+    "Spoiler", "Private Notes", "Read Count", "Owned Copies",
+]
+EXCLUSIVE = set(Shelf.values)
+# Columns BookRec owns: never copied from the stored Goodreads row.
+ISBN_COLUMNS = {"ISBN", "ISBN13"}
+OWNED = {"My Rating", "Date Read", "Date Added", "Exclusive Shelf", "My Review", "Read Count",
+         "Bookshelves", "Bookshelves with positions"}
+
+
+def _last_first(name):
+    """"Ursula K. Le Guin" → "Le Guin, Ursula K." is beyond a rule; Goodreads' own value is used when known."""
+    first, _, last = name.rpartition(" ")
+    return f"{last}, {first}" if first else name
+
+
+def _isbn_cell(cell):
+    """Goodreads writes ISBNs as ="0618260307" so spreadsheets keep the leading zero; keep a stored cell as it was."""
+    cell = (cell or "").strip()
+    return cell if cell.startswith('="') and cell.endswith('"') else f'="{cell}"'
+
+
+def plain_isbn(cell):
+    """The ISBN inside a ="…" cell."""
+    return cell[2:-1] if cell.startswith('="') and cell.endswith('"') else cell
+
+
+def _goodreads_date(day):
+    return day.strftime("%Y/%m/%d") if day else ""
+
+
+def _other_shelves(row):
+    """The reader's non-exclusive Goodreads shelves, as (name, "name (#n)") pairs from the stored row."""
+    names = [name.strip() for name in (row.get("Bookshelves") or "").split(",") if name.strip()]
+    positions = {}
+    for item in (row.get("Bookshelves with positions") or "").split(","):
+        name = item.strip().split(" (#")[0]
+        if name:
+            positions[name] = item.strip()
+    return [(name, positions.get(name, name)) for name in names if name not in EXCLUSIVE]
+
+
+def library_rows(user):
+    """[{column: value}] in Goodreads' format, most recently added first (as Goodreads exports). Five queries."""
+    entries = list(
+        ShelfEntry.objects.filter(user=user)
+        .select_related("book")
+        .prefetch_related(
+            Prefetch("book__bookauthor_set", queryset=BookAuthor.objects.select_related("author").order_by("position"))
+        )
+        .order_by("-added", "-id")
+    )
+    ratings = dict(Rating.objects.filter(rater__user=user).values_list("book_id", "value"))
+    reviews = dict(Review.objects.filter(user=user).values_list("book_id", "text"))
+    imported = {record.book_id: record for record in ImportedBook.objects.filter(user=user)}
+    # Goodreads numbers each shelf's books in the order they were added.
+    position = {}
+    for shelf in Shelf.values:
+        on_shelf = sorted((e for e in entries if e.shelf == shelf), key=lambda e: (e.added, e.pk))
+        position.update({e.pk: n for n, e in enumerate(on_shelf, start=1)})
+    rows = []
+    for entry in entries:
+        book = entry.book
+        record = imported.get(book.pk)
+        stored = record.goodreads_row if record is not None else {}
+        authors = book.author_list
+        others = _other_shelves(stored)
+        if stored.get("Exclusive Shelf", "").strip().lower() == entry.shelf:
+            shelves, with_positions = stored.get("Bookshelves", ""), stored.get("Bookshelves with positions", "")
+        else:
+            exclusive = [] if entry.shelf == Shelf.READ else [(entry.shelf, f"{entry.shelf} (#{position[entry.pk]})")]
+            shelves = ", ".join(name for name, _ in [*exclusive, *others])
+            with_positions = ", ".join(item for _, item in [*exclusive, *others])
+        row = {
+            "Book Id": (record.goodreads_book_id if record is not None and record.goodreads_book_id else None)
+            or book.goodreads_book_id or "",
+            "Title": book.title,
+            "Author": authors[0] if authors else "",
+            "Author l-f": _last_first(authors[0]) if authors else "",
+            "Additional Authors": ", ".join(authors[1:]),
+            "ISBN": _isbn_cell(stored["ISBN"]) if "ISBN" in stored else f'="{book.isbn10}"',
+            "ISBN13": _isbn_cell(stored["ISBN13"]) if "ISBN13" in stored else f'="{book.isbn13}"',
+            "My Rating": ratings.get(book.pk, 0),
+            "Average Rating": f"{book.average_rating:.2f}" if book.ratings_count else "",
+            "Publisher": "",
+            "Binding": "",
+            "Number of Pages": record.pages if record is not None and record.pages else "",
+            "Year Published": book.publication_year or "",
+            "Original Publication Year": book.publication_year or "",
+            "Date Read": _goodreads_date(entry.date_read),
+            "Date Added": _goodreads_date(timezone.localdate(entry.added)),
+            "Bookshelves": shelves,
+            "Bookshelves with positions": with_positions,
+            "Exclusive Shelf": entry.shelf,
+            "My Review": reviews.get(book.pk, ""),
+            "Spoiler": "",
+            "Private Notes": "",
+            "Read Count": entry.read_count,
+            "Owned Copies": 0,
+        }
+        # The reader's edition as Goodreads knows it: its title, authors and the columns BookRec lacks.
+        row.update(
+            {name: value for name, value in stored.items() if name in row and name not in OWNED | ISBN_COLUMNS and value != ""}
+        )
+        rows.append(row)
+    return rows

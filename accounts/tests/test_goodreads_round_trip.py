@@ -1,0 +1,120 @@
+"""A Goodreads export imported into BookRec and exported again comes back the same, column by column."""
+
+import csv
+import io
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from accounts.library_export import COLUMNS
+from accounts.models import GoodreadsImport, ImportedBook, Review, ShelfEntry
+from accounts.tests.conftest import make_book
+
+FIXTURE = Path(__file__).parent / "data" / "goodreads_round_trip.csv"
+
+
+@pytest.fixture
+def catalog(db):
+    return {
+        "hobbit": make_book("The Hobbit", "J.R.R. Tolkien", goodreads_book_id=5907),
+        "dune": make_book("Dune", "Frank Herbert", isbn13="9780441013593"),
+        "gone": make_book("Gone Girl", "Gillian Flynn", goodreads_book_id=19288043),
+        "omens": make_book("Good Omens", "Terry Pratchett", isbn10="0060853980"),
+        "wind": make_book("The Name of the Wind", "Patrick Rothfuss"),
+    }
+
+
+def import_fixture(client):
+    upload = SimpleUploadedFile("goodreads_library_export.csv", FIXTURE.read_bytes(), content_type="text/csv")
+    response = client.post(reverse("accounts:goodreads_import"), {"export": upload})
+    assert response.status_code == 302
+    return response
+
+
+def read_csv(text):
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    return reader.fieldnames, list(reader)
+
+
+def test_import_then_export_gives_back_every_field(reader_client, reader, catalog):
+    import_fixture(reader_client)
+    response = reader_client.get(reverse("accounts:export_csv"))
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "private, no-store"
+    header, exported = read_csv(response.content.decode())
+    assert header == COLUMNS
+    _, original = read_csv(FIXTURE.read_text(encoding="utf-8"))
+    expected = {row["Book Id"]: row for row in original if row["Title"] != "A Book Nobody Has Heard Of"}
+    assert sorted(row["Book Id"] for row in exported) == sorted(expected)
+    for row in exported:
+        for column in COLUMNS:
+            assert row[column] == expected[row["Book Id"]][column], (row["Title"], column)
+    # Goodreads' own spelling of the file, not just its values: ="…" ISBNs, quoted commas and line breaks.
+    text = response.content.decode()
+    assert '"=""0618260307"""' in text and '"="""""' in text
+    assert '"A comfortable hobbit, a dragon, and a long way home.\nRead it aloud' in text
+
+
+def test_the_import_keeps_what_bookrec_models(reader_client, reader, catalog):
+    import_fixture(reader_client)
+    entries = {e.book_id: e for e in ShelfEntry.objects.filter(user=reader)}
+    hobbit = entries[catalog["hobbit"].pk]
+    assert (hobbit.shelf, hobbit.date_read, hobbit.read_count, hobbit.added.date()) == (
+        "read", date(2019, 5, 12), 2, date(2018, 11, 30))
+    assert entries[catalog["omens"].pk].shelf == "currently-reading"
+    assert entries[catalog["gone"].pk].shelf == "to-read"
+    assert (entries[catalog["wind"].pk].shelf, entries[catalog["wind"].pk].date_read) == ("read", date(2021, 8, 3))
+    assert Review.objects.get(user=reader, book=catalog["hobbit"]).text.endswith("she did the voices.\n\nStill the best.")
+    assert ImportedBook.objects.get(user=reader, book=catalog["dune"]).pages == 604
+
+
+def test_json_export_carries_the_same_library(reader_client, reader, catalog):
+    import_fixture(reader_client)
+    _, exported = read_csv(reader_client.get(reverse("accounts:export_csv")).content.decode())
+    data = reader_client.get(reverse("accounts:export_json")).json()
+    by_id = {str(row["Book Id"]): row for row in data["library"]}
+    for row in exported:
+        item = by_id[row["Book Id"]]
+        assert set(item) == set(COLUMNS)
+        assert item["ISBN13"] == row["ISBN13"][2:-1]
+        assert (item["Date Added"] or "") == row["Date Added"].replace("/", "-")
+        for column in set(COLUMNS) - {"ISBN", "ISBN13", "Date Read", "Date Added"}:
+            assert str(item[column]) == row[column], column
+
+
+def test_a_book_rated_on_bookrec_exports_in_goodreads_format(reader_client, reader, books, rate):
+    books[0].isbn13, books[0].goodreads_book_id = "9780000000017", 123
+    books[0].save()
+    rate(reader, books[0], 4)
+    _, (row,) = read_csv(reader_client.get(reverse("accounts:export_csv")).content.decode())
+    assert (row["Book Id"], row["Title"], row["Author"], row["Author l-f"]) == ("123", "Anna Karenina", "Leo Tolstoy", "Tolstoy, Leo")
+    assert (row["ISBN"], row["ISBN13"], row["My Rating"], row["Exclusive Shelf"], row["Read Count"]) == (
+        '=""', '="9780000000017"', "4", "read", "1")
+    assert row["Date Added"] == ShelfEntry.objects.get(user=reader).added.strftime("%Y/%m/%d")
+    assert (row["Date Read"], row["Bookshelves"]) == ("", "")
+
+
+def test_a_book_moved_on_bookrec_exports_its_new_shelf(reader_client, reader, catalog):
+    import_fixture(reader_client)
+    reader_client.post(reverse("accounts:shelf", args=[catalog["gone"].pk]), {"shelf": "currently-reading"})
+    _, exported = read_csv(reader_client.get(reverse("accounts:export_csv")).content.decode())
+    gone = next(row for row in exported if row["Title"] == "Gone Girl")
+    assert (gone["Exclusive Shelf"], gone["Bookshelves"]) == ("currently-reading", "currently-reading")
+    assert gone["Bookshelves with positions"] == "currently-reading (#1)"  # added before Good Omens
+    omens = next(row for row in exported if row["Title"].startswith("Good Omens"))
+    assert omens["Bookshelves"] == "currently-reading, funny"  # untouched: as Goodreads wrote it
+
+
+def test_the_results_page_lists_every_row(reader_client, reader, catalog):
+    response = reader_client.get(import_fixture(reader_client)["Location"])
+    html = response.content.decode()
+    report = GoodreadsImport.objects.get(user=reader).report
+    assert [row["outcome"] for row in report["rows"]] == ["imported", "imported", "shelved", "shelved", "shelved", "not_in_catalog"]
+    for title in ["The Hobbit, or There and Back Again", "Gone Girl", "Good Omens", "The Name of the Wind", "A Book Nobody"]:
+        assert title in html
+    assert "Currently reading, unrated" in html
+    assert "Want to read, unrated" in html
+    assert "On your shelves without a rating</th><td>3<" in html
