@@ -89,8 +89,9 @@ class Rater(models.Model):
         ]
 
     def __str__(self):
+        # Staff see raters in the admin: a site reader by email (one query unless the user is loaded).
         if self.user_id:
-            return f"reader #{self.user_id}"
+            return self.user.email
         return f"{self.source} reader {self.external_id}"
 
 
@@ -116,7 +117,7 @@ class Rating(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.rater} rated {self.book_id}: {self.value}"
+        return f"{self.rater} rated {self.book.title}: {self.value}"
 
 
 class Shelf(models.TextChoices):
