@@ -187,7 +187,9 @@ class GoodreadsImport(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     filename = models.CharField(max_length=255, blank=True)
     rows = models.PositiveIntegerField(default=0)
-    # {"counts": {outcome: n}, "skipped": [{"title", "author", "reason"}]}: what the results page lists.
+    # What the results page lists. Version 2: {"version": 2, "counts": {outcome: n}, "problems": {column: n},
+    # "rows": [{"line", "title", "author", "book", "outcome", "shelf", "rating", "notes"}]}, every row of the file.
+    # Imports before it: {"counts": {outcome: n}, "skipped": [{"title", "author", "reason"}]}.
     report = models.JSONField(default=dict)
 
     class Meta:

@@ -71,7 +71,7 @@ def reader_action(view):
         if request.user.is_authenticated:
             return view(request, pk, *args, **kwargs)
         if wants_json(request):
-            return JsonResponse({"error": "Log in to rate books and keep a want-to-read shelf."}, status=403)
+            return JsonResponse({"error": "Log in to rate books and keep your shelves."}, status=403)
         return redirect_to_login(safe_next(request, reverse("catalog:book_detail", args=[pk])))
 
     return wrapper
@@ -152,6 +152,12 @@ def _author_prefetch(prefix):
     )
 
 
+def shelf_counts(user):
+    """[(shelf, label, books on it)] in Goodreads' order, in one query."""
+    counts = dict(ShelfEntry.objects.filter(user=user).order_by().values_list("shelf").annotate(n=Count("id")))
+    return [(value, label, counts.get(value, 0)) for value, label in Shelf.choices]
+
+
 def _my_books_order(user, sort):
     """ORDER BY for one of MyBooksForm.SORTS, with the annotations it needs. Undated and unrated books go last."""
     if sort == "title":
@@ -175,9 +181,8 @@ def my_books(request):
     shelf = form.value("shelf", Shelf.READ)
     sort = form.value("sort", "added")
     stars = form.value("stars", "")
-    counts = dict(
-        ShelfEntry.objects.filter(user=request.user).order_by().values_list("shelf").annotate(n=Count("id"))
-    )
+    tabs = shelf_counts(request.user)
+    counts = {value: count for value, _, count in tabs}
     annotations, order = _my_books_order(request.user, sort)
     entries = (
         ShelfEntry.objects.filter(user=request.user, shelf=shelf)
@@ -205,7 +210,7 @@ def my_books(request):
         {
             "shelf": shelf,
             "shelf_label": Shelf(shelf).label,
-            "tabs": [(value, label, counts.get(value, 0)) for value, label in Shelf.choices],
+            "tabs": tabs,
             "sort": sort,
             "sorts": list(MyBooksForm.SORTS.items()),
             "stars": stars,
@@ -234,7 +239,7 @@ def profile(request):
         {
             "form": form,
             "rated_total": Rating.objects.filter(rater__user=request.user).count(),
-            "shelf_total": ShelfEntry.objects.filter(user=request.user).count(),
+            "shelf_counts": [(label, count) for _, label, count in shelf_counts(request.user)],
             "last_import": GoodreadsImport.objects.filter(user=request.user).first(),
         },
         status=400 if form.errors else 200,
@@ -320,7 +325,7 @@ def delete_account(request):
             remove_all_ratings(user)
             user.delete()
         logout(request)
-        messages.success(request, "Your account, ratings and shelf have been deleted.")
+        messages.success(request, "Your account, ratings and shelves have been deleted.")
         return redirect("catalog:home")
     return render(request, "accounts/delete_account.html", {"form": form}, status=400 if form.errors else 200)
 
