@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from accounts.library_export import COLUMNS
-from accounts.models import GoodreadsImport, ImportedBook, Review, ShelfEntry
+from accounts.models import GoodreadsImport, ImportedBook, Rating, Review, ShelfEntry
 from accounts.tests.conftest import make_book
 
 FIXTURE = Path(__file__).parent / "data" / "goodreads_round_trip.csv"
@@ -118,3 +118,82 @@ def test_the_results_page_lists_every_row(reader_client, reader, catalog):
     assert "Currently reading, unrated" in html
     assert "Want to read, unrated" in html
     assert "On your shelves without a rating</th><td>3<" in html
+
+
+HEADER = (
+    "Book Id,Title,Author,Author l-f,Additional Authors,ISBN,ISBN13,My Rating,Average Rating,Publisher,Binding,"
+    "Number of Pages,Year Published,Original Publication Year,Date Read,Date Added,Bookshelves,"
+    "Bookshelves with positions,Exclusive Shelf,My Review,Spoiler,Private Notes,Read Count,Owned Copies\n"
+)
+
+
+def upload_text(client, text):
+    upload = SimpleUploadedFile("export.csv", text.encode(), content_type="text/csv")
+    return client.post(reverse("accounts:goodreads_import"), {"export": upload})
+
+
+def test_bad_cells_are_reported_and_the_rest_of_each_row_is_imported(reader_client, reader, catalog):
+    response = upload_text(reader_client, HEADER + (
+        '5907,The Hobbit,J.R.R. Tolkien,,,,,4,,,,,,,2024/13/45,2020/01/02,,,read,,,,-1,0\n'
+        '19288043,Gone Girl,Gillian Flynn,,,,,x,,,,abc,,,2023/02/01,2020/01/02,,,read,,,,x,0\n'
+        '234225,Dune,Frank Herbert,,,,"=""9780441013593""",5,,,,,,,,2020/01/02,,,did-not-finish,,,,1,0\n'
+    ))
+    assert response.status_code == 302
+    entries = {e.book_id: e for e in ShelfEntry.objects.filter(user=reader)}
+    hobbit, gone, dune = (entries[catalog[key].pk] for key in ("hobbit", "gone", "dune"))
+    assert (hobbit.shelf, hobbit.date_read, hobbit.read_count) == ("read", None, 1)
+    assert (gone.shelf, gone.date_read) == ("read", date(2023, 2, 1))
+    assert dune.shelf == "read"  # an unknown shelf: its rating still puts it on Read
+    assert Rating.objects.get(rater__user=reader, book=catalog["hobbit"]).value == 4
+    assert Rating.objects.get(rater__user=reader, book=catalog["dune"]).value == 5
+    assert not Rating.objects.filter(rater__user=reader, book=catalog["gone"]).exists()
+    html = reader_client.get(response["Location"]).content.decode()
+    for message in [
+        "Date Read “2024/13/45” is not a date (Goodreads writes 2024/03/31), so it was left empty.",
+        "Read Count “-1” is not a whole number of times read, so it was not imported.",
+        "My Rating “x” is not a number from 0 to 5, so it was not imported.",
+        "Number of Pages “abc” is not a number of pages, so it was not imported.",
+        "Exclusive Shelf “did-not-finish” is not one of BookRec&#x27;s shelves",
+    ]:
+        assert message in html, message
+    # The row as Goodreads wrote it is kept whole, bad cells included.
+    assert ImportedBook.objects.get(user=reader, book=catalog["hobbit"]).goodreads_row["Date Read"] == "2024/13/45"
+
+
+def test_a_reimport_keeps_dates_and_reviews_changed_on_bookrec_and_says_so(reader_client, reader, catalog):
+    import_fixture(reader_client)
+    url = reverse("accounts:shelf", args=[catalog["hobbit"].pk])
+    reader_client.post(url, {"shelf": "read", "date_read": "2019-06-01"})  # the reader corrects the date here
+    later = FIXTURE.read_text(encoding="utf-8").replace("2019/05/12", "2019/05/20").replace("2021/08/03", "2021/08/04")
+    upload_text(reader_client, later)
+    entries = {e.book_id: e for e in ShelfEntry.objects.filter(user=reader)}
+    assert entries[catalog["hobbit"].pk].date_read == date(2019, 6, 1)  # changed on BookRec: kept
+    assert entries[catalog["wind"].pk].date_read == date(2021, 8, 4)  # untouched: follows Goodreads
+    row = next(r for r in GoodreadsImport.objects.first().report["rows"] if r["title"].startswith("The Hobbit"))
+    assert row["outcome"] == "kept"
+    assert row["notes"] == [
+        "Date Read: kept your BookRec 2019-06-01 over Goodreads' 2019-05-20: you changed it on BookRec after the last import."
+    ]
+
+
+def test_the_results_page_filters_by_outcome_and_escapes_titles(reader_client, reader, catalog):
+    response = upload_text(reader_client, HEADER + (
+        '1,<script>alert(1)</script>,Nobody,,,,,3,,,,,,,,,,,read,,,,1,0\n'
+        '5907,The Hobbit,J.R.R. Tolkien,,,,,4,,,,,,,,,,,read,,,,1,0\n'
+    ))
+    result_url = response["Location"]
+    html = reader_client.get(result_url).content.decode()
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    only_missing = reader_client.get(result_url + "?outcome=not_in_catalog")
+    assert [row["title"] for row in only_missing.context["page"].object_list] == ["<script>alert(1)</script>"]
+    for query in ("?page=abc", "?page=-4", "?outcome=" + "x" * 500):
+        assert reader_client.get(result_url + query).status_code == 200
+
+
+def test_an_import_from_before_the_row_list_still_shows(reader_client, reader):
+    old = GoodreadsImport.objects.create(
+        user=reader, rows=3, report={"counts": {"imported": 2, "nothing": 1},
+                                     "skipped": [{"line": 4, "title": "Lost Book", "author": "X", "reason": "Not in our catalog"}]}
+    )
+    html = reader_client.get(reverse("accounts:goodreads_import_result", args=[old.pk])).content.decode()
+    assert "New ratings</th><td>2<" in html and "Lost Book" in html
