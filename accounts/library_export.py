@@ -6,7 +6,8 @@ order. What BookRec keeps (rating, shelf, dates, read count, review) comes from 
 Goodreads import stored, and for books never imported, from the catalog.
 """
 
-from django.db.models import Prefetch
+from collections import defaultdict
+
 from django.utils import timezone
 
 from catalog.models import BookAuthor
@@ -59,61 +60,71 @@ def _other_shelves(row):
 
 
 def library_rows(user):
-    """[{column: value}] in Goodreads' format, most recently added first (as Goodreads exports). Five queries."""
+    """[{column: value}] in Goodreads' format, most recently added first (as Goodreads exports).
+
+    Five queries of plain values (no model instances: a library can hold tens of thousands of books).
+    """
     entries = list(
         ShelfEntry.objects.filter(user=user)
-        .select_related("book")
-        .prefetch_related(
-            Prefetch("book__bookauthor_set", queryset=BookAuthor.objects.select_related("author").order_by("position"))
-        )
         .order_by("-added", "-id")
+        .values(
+            "id", "book_id", "shelf", "added", "date_read", "read_count", "book__title", "book__goodreads_book_id",
+            "book__isbn10", "book__isbn13", "book__average_rating", "book__ratings_count", "book__publication_year",
+        )
     )
+    authors = defaultdict(list)
+    links = BookAuthor.objects.filter(book__shelf_entries__user=user).order_by("book_id", "position", "id")
+    for book_id, name in links.values_list("book_id", "author__name"):
+        authors[book_id].append(name)
     ratings = dict(Rating.objects.filter(rater__user=user).values_list("book_id", "value"))
     reviews = dict(Review.objects.filter(user=user).values_list("book_id", "text"))
-    imported = {record.book_id: record for record in ImportedBook.objects.filter(user=user)}
+    imported = {
+        book_id: (goodreads_id, pages, row or {})
+        for book_id, goodreads_id, pages, row in ImportedBook.objects.filter(user=user).values_list(
+            "book_id", "goodreads_book_id", "pages", "goodreads_row"
+        )
+    }
     # Goodreads numbers each shelf's books in the order they were added.
     position = {}
     for shelf in Shelf.values:
-        on_shelf = sorted((e for e in entries if e.shelf == shelf), key=lambda e: (e.added, e.pk))
-        position.update({e.pk: n for n, e in enumerate(on_shelf, start=1)})
+        on_shelf = sorted((e for e in entries if e["shelf"] == shelf), key=lambda e: (e["added"], e["id"]))
+        position.update({e["id"]: n for n, e in enumerate(on_shelf, start=1)})
     rows = []
     for entry in entries:
-        book = entry.book
-        record = imported.get(book.pk)
-        stored = record.goodreads_row if record is not None else {}
-        authors = book.author_list
+        book_id, shelf = entry["book_id"], entry["shelf"]
+        goodreads_id, pages, stored = imported.get(book_id, (None, None, {}))
+        names = authors.get(book_id, [])
         others = _other_shelves(stored)
-        if stored.get("Exclusive Shelf", "").strip().lower() == entry.shelf:
+        if stored.get("Exclusive Shelf", "").strip().lower() == shelf:
             shelves, with_positions = stored.get("Bookshelves", ""), stored.get("Bookshelves with positions", "")
         else:
-            exclusive = [] if entry.shelf == Shelf.READ else [(entry.shelf, f"{entry.shelf} (#{position[entry.pk]})")]
+            exclusive = [] if shelf == Shelf.READ else [(shelf, f"{shelf} (#{position[entry['id']]})")]
             shelves = ", ".join(name for name, _ in [*exclusive, *others])
             with_positions = ", ".join(item for _, item in [*exclusive, *others])
         row = {
-            "Book Id": (record.goodreads_book_id if record is not None and record.goodreads_book_id else None)
-            or book.goodreads_book_id or "",
-            "Title": book.title,
-            "Author": authors[0] if authors else "",
-            "Author l-f": _last_first(authors[0]) if authors else "",
-            "Additional Authors": ", ".join(authors[1:]),
-            "ISBN": _isbn_cell(stored["ISBN"]) if "ISBN" in stored else f'="{book.isbn10}"',
-            "ISBN13": _isbn_cell(stored["ISBN13"]) if "ISBN13" in stored else f'="{book.isbn13}"',
-            "My Rating": ratings.get(book.pk, 0),
-            "Average Rating": f"{book.average_rating:.2f}" if book.ratings_count else "",
+            "Book Id": goodreads_id or entry["book__goodreads_book_id"] or "",
+            "Title": entry["book__title"],
+            "Author": names[0] if names else "",
+            "Author l-f": _last_first(names[0]) if names else "",
+            "Additional Authors": ", ".join(names[1:]),
+            "ISBN": _isbn_cell(stored["ISBN"]) if "ISBN" in stored else f'="{entry["book__isbn10"]}"',
+            "ISBN13": _isbn_cell(stored["ISBN13"]) if "ISBN13" in stored else f'="{entry["book__isbn13"]}"',
+            "My Rating": ratings.get(book_id, 0),
+            "Average Rating": f"{entry['book__average_rating']:.2f}" if entry["book__ratings_count"] else "",
             "Publisher": "",
             "Binding": "",
-            "Number of Pages": record.pages if record is not None and record.pages else "",
-            "Year Published": book.publication_year or "",
-            "Original Publication Year": book.publication_year or "",
-            "Date Read": _goodreads_date(entry.date_read),
-            "Date Added": _goodreads_date(timezone.localdate(entry.added)),
+            "Number of Pages": pages or "",
+            "Year Published": entry["book__publication_year"] or "",
+            "Original Publication Year": entry["book__publication_year"] or "",
+            "Date Read": _goodreads_date(entry["date_read"]),
+            "Date Added": _goodreads_date(timezone.localdate(entry["added"])),
             "Bookshelves": shelves,
             "Bookshelves with positions": with_positions,
-            "Exclusive Shelf": entry.shelf,
-            "My Review": reviews.get(book.pk, ""),
+            "Exclusive Shelf": shelf,
+            "My Review": reviews.get(book_id, ""),
             "Spoiler": "",
             "Private Notes": "",
-            "Read Count": entry.read_count,
+            "Read Count": entry["read_count"],
             "Owned Copies": 0,
         }
         # The reader's edition as Goodreads knows it: its title, authors and the columns BookRec lacks.

@@ -197,3 +197,13 @@ def test_an_import_from_before_the_row_list_still_shows(reader_client, reader):
     )
     html = reader_client.get(reverse("accounts:goodreads_import_result", args=[old.pk])).content.decode()
     assert "New ratings</th><td>2<" in html and "Lost Book" in html
+
+
+def test_export_queries_do_not_grow_with_the_library(client, reader, rate, django_assert_num_queries):
+    client.force_login(reader)
+    for count, start in ((2, 0), (12, 100)):
+        for n in range(start, start + count):
+            rate(reader, make_book(f"Book {n}", f"Writer {n}"), 4)
+        # session, user, shelf entries, authors, ratings, reviews, imported rows
+        with django_assert_num_queries(7):
+            assert client.get(reverse("accounts:export_csv")).status_code == 200
