@@ -393,5 +393,15 @@ def test_my_books_shelves_and_the_import_results_fit_and_work(demo_site, browser
         box = nineteen.get_by_role("button", name="✓ Read").bounding_box()
         assert box["height"] >= 44
         shoot(page, f"shelves-03-moved-{width}")
+
+        # The book page's shelf chooser fits too, and works from the keyboard.
+        page.goto(Book.objects.get(title="1984").get_absolute_url())
+        actions = page.locator("main .book-actions").first
+        actions.get_by_role("button", name="Want to read", exact=True).focus()
+        page.keyboard.press("Enter")
+        expect(actions.get_by_role("button", name="✓ Want to read")).to_have_attribute("aria-pressed", "true")
+        assert ShelfEntry.objects.get(user=reader, book__title="1984").shelf == "to-read"
+        assert fits(), "the book page overflows"
+        shoot(page, f"shelves-04-book-page-{width}")
     finally:
         context.close()
