@@ -413,7 +413,8 @@ def run_import(user, data: bytes, filename=""):
     """Import an export for a reader, all or nothing. Returns the GoodreadsImport with its report.
 
     The report lists every row: {"line", "title", "author", "outcome", "shelf", "rating", "notes"}, where notes say
-    which value was kept where BookRec and Goodreads disagree, and which cells could not be read.
+    which value was kept where BookRec and Goodreads disagree, and which cells could not be read. Rows that matched
+    no book also keep their "record", the row as Goodreads wrote it, which the export gives back.
     """
     rows = read_export(data)
     counts = Counter()
@@ -445,6 +446,7 @@ def run_import(user, data: bytes, filename=""):
         for row, book_id, reason in matched:
             if book_id is None:
                 report(row, reason)
+                listed[-1]["record"] = row.record  # no ImportedBook to keep it: the export gives it back from here
                 continue
             if book_id in seen:
                 report(row, "duplicate", book_id=book_id)

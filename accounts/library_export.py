@@ -3,7 +3,8 @@
 One row per book on a shelf (and per rated book, which is always on one), with Goodreads' columns in Goodreads'
 order. What BookRec keeps (rating, shelf, dates, read count, review) comes from BookRec; what it doesn't model
 (Publisher, Binding, Private Notes, other shelves, the edition's title and ISBNs) comes back from the row the
-Goodreads import stored, and for books never imported, from the catalog.
+Goodreads import stored, and for books never imported, from the catalog. Rows of the latest import that matched
+no book in the catalog come back as Goodreads wrote them, so nothing of the reader's library is lost.
 """
 
 from collections import defaultdict
@@ -12,7 +13,7 @@ from django.utils import timezone
 
 from catalog.models import BookAuthor
 
-from .models import ImportedBook, Rating, Review, Shelf, ShelfEntry
+from .models import GoodreadsImport, ImportedBook, Rating, Review, Shelf, ShelfEntry
 
 COLUMNS = [
     "Book Id", "Title", "Author", "Author l-f", "Additional Authors", "ISBN", "ISBN13", "My Rating",
@@ -62,7 +63,7 @@ def _other_shelves(row):
 def library_rows(user):
     """[{column: value}] in Goodreads' format, most recently added first (as Goodreads exports).
 
-    Five queries of plain values (no model instances: a library can hold tens of thousands of books).
+    Six queries of plain values (no model instances: a library can hold tens of thousands of books).
     """
     entries = list(
         ShelfEntry.objects.filter(user=user)
@@ -132,4 +133,16 @@ def library_rows(user):
             {name: value for name, value in stored.items() if name in row and name not in OWNED | ISBN_COLUMNS and value != ""}
         )
         rows.append(row)
+    # Books of the latest import that matched nothing here go back out as Goodreads wrote them.
+    latest = GoodreadsImport.objects.filter(user=user).order_by("-created", "-id").values_list("report", flat=True).first()
+    exported = {str(row["Book Id"]) for row in rows}
+    for item in (latest or {}).get("rows", []):
+        record = item.get("record")
+        if not record:
+            continue
+        goodreads_id = str(record.get("Book Id") or "").strip()
+        if goodreads_id and goodreads_id in exported:
+            continue  # a duplicate row, or a book matched since under the same id
+        exported.add(goodreads_id)
+        rows.append({column: record.get(column, "") for column in COLUMNS})
     return rows
