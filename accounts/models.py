@@ -163,18 +163,28 @@ class ShelfEntry(models.Model):
 
 
 class Review(models.Model):
-    """A reader's text review of a book (one per reader and book); staff can hide it."""
+    """One reader's short text review of one book, shown on the book page unless staff hid it.
+
+    Defined as on the reviews branch (issue 13 item 3), which owns the feature; the Goodreads import writes
+    My Review here.
+    """
+
+    MAX_CHARS = 5000
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="reviews")
     book = models.ForeignKey("catalog.Book", on_delete=models.CASCADE, related_name="reviews")
-    text = models.TextField()
-    created = models.DateTimeField(default=timezone.now)
+    text = models.TextField(max_length=MAX_CHARS)
+    created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
-    hidden = models.BooleanField(default=False, help_text="Staff: hide this review from the book page.")
+    hidden = models.BooleanField(default=False, help_text="Hidden by staff: not shown on the book page.")
 
     class Meta:
-        ordering = ["-updated", "-id"]
+        ordering = ["-created", "-id"]
         constraints = [models.UniqueConstraint(fields=["user", "book"], name="review_unique_user_book")]
+        indexes = [
+            # The book page: a book's shown reviews, newest first.
+            models.Index(fields=["book", "-created"], condition=models.Q(hidden=False), name="review_book_shown_idx"),
+        ]
 
     def __str__(self):
         return f"{self.user} on {self.book}"

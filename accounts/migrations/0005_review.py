@@ -1,8 +1,7 @@
-# A reader's text review of a book. Created here for the Goodreads import's My Review; the reviews
-# feature (issue 13 item 3) uses the same model: Review(user, book, text, created, updated, hidden).
+# A reader's text review of a book: the same operation as the reviews branch's 0005_reviews_goals_digests
+# creates (issue 13 item 3), here so the Goodreads import can keep My Review. At merge, keep one of the two.
 
 import django.db.models.deletion
-import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
@@ -19,15 +18,16 @@ class Migration(migrations.Migration):
             name='Review',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.TextField()),
-                ('created', models.DateTimeField(default=django.utils.timezone.now)),
+                ('text', models.TextField(max_length=5000)),
+                ('created', models.DateTimeField(auto_now_add=True)),
                 ('updated', models.DateTimeField(auto_now=True)),
-                ('hidden', models.BooleanField(default=False, help_text='Staff: hide this review from the book page.')),
+                ('hidden', models.BooleanField(default=False, help_text='Hidden by staff: not shown on the book page.')),
                 ('book', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reviews', to='catalog.book')),
                 ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reviews', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                'ordering': ['-updated', '-id'],
+                'ordering': ['-created', '-id'],
+                'indexes': [models.Index(condition=models.Q(('hidden', False)), fields=['book', '-created'], name='review_book_shown_idx')],
                 'constraints': [models.UniqueConstraint(fields=('user', 'book'), name='review_unique_user_book')],
             },
         ),
