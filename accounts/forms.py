@@ -110,12 +110,14 @@ class ShelfForm(forms.Form):
     )
 
     def __init__(self, data=None, *args, **kwargs):
-        if data is not None and "shelf" not in data and data.get("action") in {"add", "remove"}:
+        self.legacy_remove = False
+        if data is not None:
             data = data.copy()
-            data["shelf"] = Shelf.TO_READ if data["action"] == "add" else self.REMOVE
-            self.legacy_remove = data["action"] == "remove"
-        else:
-            self.legacy_remove = False
+            if "shelf" not in data and data.get("action") in {"add", "remove"}:
+                data["shelf"] = Shelf.TO_READ if data["action"] == "add" else self.REMOVE
+                self.legacy_remove = data["action"] == "remove"
+            elif len(data.get("shelf", "")) > 40:
+                data["shelf"] = data["shelf"][:40] + "…"  # the error message repeats it
         super().__init__(data, *args, **kwargs)
 
     def details(self):
