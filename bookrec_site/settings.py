@@ -218,6 +218,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+# A new reader starts by rating a few books (also after confirming their email when verification is mandatory).
+ACCOUNT_SIGNUP_REDIRECT_URL = "accounts:onboarding"
 
 # django-allauth 65.x: email is the login identifier and there is no username.
 ACCOUNT_LOGIN_METHODS = {"email"}
