@@ -4,6 +4,7 @@ import re
 from html import unescape
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -90,23 +91,30 @@ def test_a_book_listed_twice_on_the_home_page_keeps_unique_anchors(reader_client
 @pytest.mark.parametrize("url", [reverse("catalog:book_list"), reverse("catalog:genre_detail", args=["fantasy"]),
                                  reverse("catalog:author_detail", args=["writer-0"]), "/search/?q=book"])
 def test_cards_cost_the_same_queries_however_many_cards_and_ratings(client, reader, many_books, url):
-    """The reader's ratings for a whole page come in one query, not one per card."""
+    """The reader's ratings for a whole page come in one query, not one per card.
+
+    Measured against an anonymous visitor's copy of the same page, so that what the page itself does (a
+    search's threshold retries on PostgreSQL, the filter's cached choices) cancels out.
+    """
+
+    def cost_of_cards():
+        cache.clear()
+        client.logout()
+        anonymous, _ = queries(client, url)
+        client.force_login(reader)
+        signed_in, response = queries(client, url)
+        return signed_in - anonymous, len(card_forms(response.content.decode()))
+
     books = many_books(5)
     set_rating(reader, books[0], 4)
-    client.force_login(reader)
-    queries(client, url)  # warm the filter's cached choices
-    before, response = queries(client, url)
-    cards_before = len(card_forms(response.content.decode()))
+    before, cards_before = cost_of_cards()
     for book in many_books(19, start=5)[::2]:
         set_rating(reader, book, 4)
-    after, response = queries(client, url)
-    assert len(card_forms(response.content.decode())) > cards_before
+    after, cards_after = cost_of_cards()
+    assert cards_after > cards_before > 0
     assert after == before
-    assert "Your rating" in response.content.decode()
-    # Against an anonymous visitor: only the session, the user and the page's rating and shelf states.
-    client.logout()
-    anonymous, _ = queries(client, url)
-    assert after - anonymous <= 2 + 2
+    # Only the session, the user and the page's rating and shelf states.
+    assert after <= 2 + 2
 
 
 def test_home_page_cards_cost_a_fixed_number_of_queries(client, reader, many_books):
