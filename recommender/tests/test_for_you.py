@@ -35,6 +35,7 @@ def test_anonymous_visitor_is_told_what_for_you_is_and_offered_sign_up(client, d
     assert f'href="{reverse("account_login")}?next=/recommendations/"' in html
     # The explanation replaces the picks: nothing personal is rendered or cached for everyone.
     assert "picks" not in response.context
+    assert "Cookie" in response["Vary"]  # a signed-in reader's For you is never served from a shared copy
 
 
 def test_reader_with_too_few_ratings_is_sent_to_onboarding(reader_client, reader, trained, settings):
