@@ -14,3 +14,8 @@ def reader_book_state(user, books):
     for book_id in ShelfEntry.objects.filter(user=user, book_id__in=book_ids).values_list("book_id", flat=True):
         state[book_id]["shelved"] = True
     return state
+
+
+def rated_count(user):
+    """How many books a signed-in reader has rated (one query)."""
+    return Rating.objects.filter(rater__user=user).count()
