@@ -17,3 +17,8 @@ def reader_book_state(user, books):
         state[book_id]["shelf"] = shelf
         state[book_id]["shelved"] = True
     return state
+
+
+def rated_count(user):
+    """How many books a signed-in reader has rated (one query)."""
+    return Rating.objects.filter(rater__user=user).count()

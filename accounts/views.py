@@ -17,9 +17,10 @@ from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from catalog import search as book_search
 from catalog.models import Book, BookAuthor, Genre
 from recommender.api import popular_books
 
@@ -43,6 +44,8 @@ PAGE_SIZE = 20
 GOODREADS_IMPORTS_PER_HOUR = 10
 ONBOARDING_GENRES = 6
 ONBOARDING_BOOKS_PER_GENRE = 4
+ONBOARDING_MAX_ROUNDS = 5
+ONBOARDING_SEARCH_RESULTS = 10
 
 
 # Rating and shelf actions -------------------------------------------------------------------------
@@ -438,28 +441,78 @@ def goodreads_import_result(request, pk):
 # Onboarding --------------------------------------------------------------------------------------
 
 
+def _onboarding_rounds(raw):
+    """How many batches of books onboarding shows: ?more=N, clamped to 1..ONBOARDING_MAX_ROUNDS."""
+    try:
+        return min(max(int(raw), 1), ONBOARDING_MAX_ROUNDS)
+    except (TypeError, ValueError):
+        return 1
+
+
 @login_required
 def onboarding(request):
-    """"Rate a few books to start": popular books from the biggest genres, rated in place."""
+    """"Rate a few books to start": a search, then popular books from the biggest genres, rated in place.
+
+    "Show more" (?more=N) adds a batch of each genre's next most popular books; the link lands on the new
+    batch (#more-N), and each rating's redirect lands on the rated book (#book-<pk>), so a reader without
+    JavaScript never has to scroll back to where they were.
+    """
     needed = settings.ONBOARDING_MIN_RATINGS
     rated = Rating.objects.filter(rater__user=request.user).count()
+    rounds = _onboarding_rounds(request.GET.get("more"))
+    search_text = request.GET.get("q", "")[: book_search.MAX_QUERY_CHARS]
+    query = book_search.clean_query(search_text)
+    results = book_search.books_in_order(book_search.search_book_ids(query, limit=ONBOARDING_SEARCH_RESULTS)) if query else []
+    # A book is listed once per page: search results first, then each genre's books not shown yet.
+    seen = {book.pk for book in results}
+    per_round = ONBOARDING_BOOKS_PER_GENRE
+    # One query per genre whatever the number of rounds: each genre's top books, cut into rounds.
+    columns = []
     genres = Genre.objects.annotate(n=Count("books")).filter(n__gt=0).order_by("-n", "name")[:ONBOARDING_GENRES]
-    sections, seen = [], set()
     for genre in genres:
-        picks = [rec.book for rec in popular_books(limit=ONBOARDING_BOOKS_PER_GENRE, genre=genre, exclude_ids=seen)]
+        picks = [rec.book for rec in popular_books(limit=per_round * rounds, genre=genre, exclude_ids=seen)]
         seen.update(book.pk for book in picks)
-        if picks:
-            sections.append({"title": genre.name, "books": picks})
-    if not sections:
-        picks = [rec.book for rec in popular_books(limit=ONBOARDING_GENRES * ONBOARDING_BOOKS_PER_GENRE)]
-        if picks:
-            sections.append({"title": "Popular with readers", "books": picks})
-    all_books = [book for section in sections for book in section["books"]]
+        columns.append((genre.name, picks))
+    if not any(picks for _, picks in columns):
+        picks = [rec.book for rec in popular_books(limit=ONBOARDING_GENRES * per_round * rounds, exclude_ids=seen)]
+        columns = [("Popular with readers", picks)]
+        per_round = ONBOARDING_GENRES * per_round
+    batches = []
+    for number in range(1, rounds + 1):
+        start = (number - 1) * per_round
+        sections = [
+            {"title": title, "books": picks[start : start + per_round]}
+            for title, picks in columns
+            if picks[start : start + per_round]
+        ]
+        if sections:
+            batches.append({"number": number, "sections": sections})
+    all_books = results + [book for batch in batches for section in batch["sections"] for book in section["books"]]
     state = reader_book_state(request.user, all_books)
-    for section in sections:
-        section["rows"] = [{"book": book, "state": state[book.pk]} for book in section["books"]]
+    for batch in batches:
+        for section in batch["sections"]:
+            section["rows"] = [{"book": book, "state": state[book.pk]} for book in section["books"]]
+    # "Show more" only while the last batch was full: a short one means the genres have run out.
+    last_full = bool(batches) and len(batches) == rounds and all(
+        len(section["books"]) == per_round for section in batches[-1]["sections"]
+    )
+    more_url = ""
+    if last_full and rounds < ONBOARDING_MAX_ROUNDS:
+        more_query = {"more": rounds + 1, **({"q": search_text} if query else {})}
+        more_url = f"?{urlencode(more_query)}#more-{rounds + 1}"
     return render(
         request,
         "accounts/onboarding.html",
-        {"sections": sections, "rated": rated, "needed": needed, "enough": rated >= needed},
+        {
+            "batches": batches,
+            "sections": [section for batch in batches for section in batch["sections"]],
+            "search_text": search_text,
+            "query": query,
+            "results": [{"book": book, "state": state[book.pk]} for book in results],
+            "more_url": more_url,
+            "rated": rated,
+            "rated_shown": min(rated, needed),
+            "needed": needed,
+            "enough": rated >= needed,
+        },
     )

@@ -218,6 +218,11 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+# A new reader starts by rating a few books (also after confirming their email when verification is mandatory).
+ACCOUNT_SIGNUP_REDIRECT_URL = "accounts:onboarding"
+# With mandatory verification, confirming in the browser that signed up finishes that sign-up (and so lands on
+# onboarding); allauth does this only for the pending sign-up in the same session, never for a link opened elsewhere.
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 
 # django-allauth 65.x: email is the login identifier and there is no username.
 ACCOUNT_LOGIN_METHODS = {"email"}
