@@ -1,4 +1,4 @@
-"""Staff views of readers and what they own: accounts, raters, ratings (moderation) and shelves."""
+"""Staff views of readers and what they own: accounts, raters, ratings and reviews (moderation) and shelves."""
 
 from django import forms
 from django.contrib import admin
@@ -10,7 +10,7 @@ from django.utils.functional import cached_property
 
 from catalog.models import Book
 
-from .models import Rater, Rating, ShelfEntry, User
+from .models import Rater, Rating, Review, ShelfEntry, User
 from .ratings import refresh_rating_summaries
 
 
@@ -153,3 +153,33 @@ class RaterAdmin(admin.ModelAdmin):
     search_fields = ["=external_id", "=user__email"]
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    list_display = ["book", "user", "excerpt", "hidden", "created"]
+    list_filter = ["hidden"]
+    list_select_related = ["book", "user"]
+    raw_id_fields = ["user", "book"]
+    search_fields = ["book__title", "=user__email"]
+    search_help_text = "A book title, or a reader's exact email."
+    readonly_fields = ["user", "book", "text", "created", "updated"]
+    fields = ["user", "book", "text", "hidden", "created", "updated"]
+    actions = ["hide_reviews", "show_reviews"]
+
+    @admin.display(description="review")
+    def excerpt(self, review):
+        return review.text if len(review.text) <= 80 else review.text[:79] + "…"
+
+    def has_add_permission(self, request):
+        return False  # staff moderate reviews; readers write them
+
+    @admin.action(description="Hide the selected reviews from book pages")
+    def hide_reviews(self, request, queryset):
+        count = queryset.update(hidden=True)
+        self.message_user(request, f"Hid {count} review{'s' if count != 1 else ''}.")
+
+    @admin.action(description="Show the selected reviews again")
+    def show_reviews(self, request, queryset):
+        count = queryset.update(hidden=False)
+        self.message_user(request, f"{count} review{'s are' if count != 1 else ' is'} shown again.")

@@ -1,4 +1,4 @@
-"""A reader's own pages: My books, profile, ratings and shelf actions, imports and exports."""
+"""A reader's own pages: My books, stats, profile, ratings, shelf and review actions, imports and exports."""
 
 import csv
 import json
@@ -25,8 +25,8 @@ from recommender.api import popular_books
 
 from . import goodreads
 from .api import reader_book_state
-from .forms import DeleteAccountForm, GoodreadsImportForm, ProfileForm
-from .models import GoodreadsImport, Rating, ShelfEntry
+from .forms import DeleteAccountForm, GoodreadsImportForm, ProfileForm, ReviewForm
+from .models import GoodreadsImport, Rating, Review, ShelfEntry
 from .ratings import remove_all_ratings, remove_rating, set_rating
 
 PAGE_SIZE = 20
@@ -123,6 +123,68 @@ def shelf(request, pk):
     return book_state_response(request, book, message)
 
 
+# Reviews -----------------------------------------------------------------------------------------
+
+
+def _review_page(request, book, form, review=None):
+    return render(
+        request,
+        "accounts/review_form.html",
+        {"book": book, "form": form, "review": review},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def write_review(request, pk):
+    """The reader's review of a book: written here the first time; an existing one is edited instead."""
+    book = get_object_or_404(Book, pk=pk)
+    existing = Review.objects.filter(user=request.user, book=book).first()
+    if existing is not None:
+        if request.method == "GET":
+            return redirect("accounts:edit_review", pk=existing.pk)
+        # A second submission of the "write" form (another tab, a double click) edits the one review.
+        return edit_review(request, existing.pk)
+    form = ReviewForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            review, created = Review.objects.get_or_create(
+                user=request.user, book=book, defaults={"text": form.cleaned_data["text"]}
+            )
+            if not created:  # a concurrent submission won the race: this one is the newer text
+                review.text = form.cleaned_data["text"]
+                review.save(update_fields=["text", "updated"])
+        messages.success(request, f"Your review of {book.title} is published.")
+        return HttpResponseRedirect(book.get_absolute_url() + "#your-review")
+    return _review_page(request, book, form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit_review(request, pk):
+    # Another reader's review is a 404: its existence is not theirs to learn.
+    review = get_object_or_404(Review.objects.select_related("book"), pk=pk, user=request.user)
+    form = ReviewForm(request.POST or None, instance=review)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            form.save()
+        messages.success(request, f"Your review of {review.book.title} is saved.")
+        return HttpResponseRedirect(review.book.get_absolute_url() + "#your-review")
+    return _review_page(request, review.book, form, review)
+
+
+@login_required
+@require_POST
+def delete_review(request, pk):
+    review = get_object_or_404(Review.objects.select_related("book"), pk=pk, user=request.user)
+    book = review.book
+    with transaction.atomic():
+        review.delete()
+    messages.success(request, f"Your review of {book.title} is deleted.")
+    return HttpResponseRedirect(book.get_absolute_url())
+
+
 # My books ----------------------------------------------------------------------------------------
 
 
@@ -194,7 +256,7 @@ def profile(request):
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             form.save()
-        messages.success(request, "Your display name is saved.")
+        messages.success(request, "Your profile is saved.")
         return redirect("accounts:profile")
     return render(
         request,
@@ -242,6 +304,23 @@ def _export_rows(user):
     return rated, shelved
 
 
+def _export_reviews(user):
+    """A reader's reviews for the JSON export, hidden ones included (they are still the reader's)."""
+    reviews = Review.objects.filter(user=user).select_related("book").order_by("book__title", "book_id")
+    return [
+        {
+            "book_id": review.book_id,
+            "title": review.book.title,
+            "goodreads_book_id": review.book.goodreads_book_id,
+            "text": review.text,
+            "created": review.created.isoformat(),
+            "updated": review.updated.isoformat(),
+            "hidden_by_staff": review.hidden,
+        }
+        for review in reviews
+    ]
+
+
 def _download_name(user, extension):
     return f"bookrec-{user.pk}-{timezone.now():%Y%m%d}.{extension}"
 
@@ -260,6 +339,7 @@ def export_json(request):
         "exported": timezone.now().isoformat(),
         "ratings": rated,
         "want_to_read": shelved,
+        "reviews": _export_reviews(user),
     }
     response = HttpResponse(json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="{_download_name(user, "json")}"'
@@ -290,12 +370,12 @@ def delete_account(request):
         user = request.user
         with transaction.atomic():
             # The ratings go first, each book's summary moving by the same deltas as removing one
-            # rating; deleting the user then deletes its Rater, shelf and import history (CASCADE),
+            # rating; deleting the user then deletes its Rater, shelf, reviews, goals and import history (CASCADE),
             # so the next retrain no longer sees this reader.
             remove_all_ratings(user)
             user.delete()
         logout(request)
-        messages.success(request, "Your account, ratings and shelf have been deleted.")
+        messages.success(request, "Your account, ratings, shelf and reviews have been deleted.")
         return redirect("catalog:home")
     return render(request, "accounts/delete_account.html", {"form": form}, status=400 if form.errors else 200)
 

@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
-from accounts.api import reader_book_state
+from accounts.api import book_reviews, reader_book_state
 from recommender import api as recommender_api
 
 from . import search as book_search
@@ -94,7 +94,8 @@ def book_detail(request, pk):
         return redirect("catalog:book_detail", pk=merged_into, permanent=True)
     state = reader_book_state(request.user, [book])[book.pk]
     similar = recommender_api.similar_books(book)
-    return render(request, "catalog/book_detail.html", {"book": book, "state": state, "similar": similar})
+    reviews = book_reviews(book, request.user)
+    return render(request, "catalog/book_detail.html", {"book": book, "state": state, "similar": similar, "reviews": reviews})
 
 
 @cache_for_anonymous({"page": page_number})
