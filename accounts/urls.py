@@ -6,6 +6,8 @@ app_name = "accounts"
 
 urlpatterns = [
     path("my-books/", views.my_books, name="my_books"),
+    path("my-books/stats/", views.reading_stats, name="reading_stats"),
+    path("my-books/stats/goal/", views.reading_goal, name="reading_goal"),
     path("profile/", views.profile, name="profile"),
     path("profile/export.json", views.export_json, name="export_json"),
     path("profile/export.csv", views.export_csv, name="export_csv"),

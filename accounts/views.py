@@ -1,5 +1,6 @@
 """A reader's own pages: My books, stats, profile, ratings, shelf and review actions, imports and exports."""
 
+import calendar
 import csv
 import json
 from functools import wraps
@@ -21,12 +22,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog.models import Book, BookAuthor, Genre
+from charts.svg import bar_chart
 from recommender.api import popular_books
 
 from . import goodreads
+from . import stats as reading
 from .api import reader_book_state
-from .forms import DeleteAccountForm, GoodreadsImportForm, ProfileForm, ReviewForm
-from .models import GoodreadsImport, Rating, Review, ShelfEntry
+from .forms import DeleteAccountForm, GoodreadsImportForm, ProfileForm, ReadingGoalForm, ReviewForm
+from .models import GoodreadsImport, Rating, ReadingGoal, Review, ShelfEntry
 from .ratings import remove_all_ratings, remove_rating, set_rating
 
 PAGE_SIZE = 20
@@ -244,6 +247,104 @@ def my_books(request):
             "page_query": query.urlencode(),
         },
     )
+
+
+# Reading stats and the yearly goal --------------------------------------------------------------
+
+
+def _chart_year(request, stats_years, this_year):
+    """The year whose months are charted: ?year= if it is one the reader can pick, else this year."""
+    raw = request.GET.get("year", "").strip()
+    if not raw:
+        return this_year
+    choices = {year for year, _, _ in stats_years} | {this_year}
+    if raw.isascii() and raw.isdigit() and int(raw) in choices:
+        return int(raw)
+    messages.warning(request, f"There is no reading year “{raw[:20]}” to show; showing {this_year}.")
+    return this_year
+
+
+def _goal_progress(goal, read, today):
+    if goal is None:
+        return None
+    days = 366 if calendar.isleap(today.year) else 365
+    expected = goal.books * today.timetuple().tm_yday / days
+    return {
+        "goal": goal.books,
+        "read": read,
+        "percent": min(100, round(100 * read / goal.books)),
+        "left": max(0, goal.books - read),
+        "ahead": read - round(expected),
+        "done": read >= goal.books,
+    }
+
+
+def _stats_page(request, goal_form=None):
+    today = timezone.localdate()
+    stats = reading.reading_stats(request.user)
+    month_year = _chart_year(request, stats.years, today.year)
+    if month_year != stats.month_year:
+        stats = reading.reading_stats(request.user, month_year=month_year)
+    goal = ReadingGoal.objects.filter(user=request.user, year=today.year).first()
+    goal_form = goal_form or ReadingGoalForm(instance=goal)
+    show_pages = stats.pages_known > 0
+    charts = {
+        "years": bar_chart([(year, books) for year, books, _ in stats.years], "Books read per year"),
+        "year_pages": bar_chart([(year, pages) for year, _, pages in stats.years], "Pages read per year",
+                                colour="#1f5a7a") if show_pages else "",
+        "months": bar_chart([(name, books) for name, books, _ in stats.months], f"Books read per month in {month_year}"),
+        "month_pages": bar_chart([(name, pages) for name, _, pages in stats.months],
+                                 f"Pages read per month in {month_year}", colour="#1f5a7a") if show_pages else "",
+        "genres": bar_chart([(name, percent) for name, _, percent in stats.genres], "Share of books read per genre",
+                            colour="#1e6b3a", value_format="{}%"),
+        "stars": bar_chart([(f"{value} star{'s' if value != 1 else ''}", count) for value, count in stats.stars],
+                           "Your ratings by number of stars", colour="#b26a00"),
+        "authors": bar_chart(stats.authors, "Authors you have read most", colour="#5b2a6e"),
+    }
+    return render(
+        request,
+        "accounts/stats.html",
+        {
+            "stats": stats,
+            "charts": charts,
+            "show_pages": show_pages,
+            "month_year": month_year,
+            "year_choices": [year for year, books, _ in stats.years if books] or [today.year],
+            "this_year": today.year,
+            "goal_form": goal_form,
+            "goal": _goal_progress(goal, stats.read_in(today.year), today),
+        },
+        status=400 if goal_form.errors else 200,
+    )
+
+
+@login_required
+@require_GET
+def reading_stats(request):
+    return _stats_page(request)
+
+
+@login_required
+@require_POST
+def reading_goal(request):
+    year = timezone.localdate().year
+    goal = ReadingGoal.objects.filter(user=request.user, year=year).first()
+    if request.POST.get("remove"):
+        if goal is not None:
+            with transaction.atomic():
+                goal.delete()
+            messages.success(request, f"Your {year} reading goal is removed.")
+        return redirect("accounts:reading_stats")
+    form = ReadingGoalForm(request.POST, instance=goal or ReadingGoal(user=request.user, year=year))
+    if not form.is_valid():
+        return _stats_page(request, goal_form=form)
+    with transaction.atomic():
+        ReadingGoal.objects.update_or_create(
+            user=request.user, year=year, defaults={"books": form.cleaned_data["books"]}
+        )
+    books = form.cleaned_data["books"]
+    messages.success(request, f"Your goal: {books} book{'s' if books != 1 else ''} in {year}.")
+    return redirect("accounts:reading_stats")
 
 
 # Profile, export and deletion --------------------------------------------------------------------
