@@ -12,6 +12,7 @@ urlpatterns = [
     path("profile/export.json", views.export_json, name="export_json"),
     path("profile/export.csv", views.export_csv, name="export_csv"),
     path("profile/delete/", views.delete_account, name="delete_account"),
+    path("email/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("books/<int:pk>/rate/", views.rate, name="rate"),
     path("books/<int:pk>/shelf/", views.shelf, name="shelf"),
     path("books/<int:pk>/review/", views.write_review, name="write_review"),

@@ -19,13 +19,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog.models import Book, BookAuthor, Genre
 from charts.svg import bar_chart
 from recommender.api import popular_books
 
-from . import goodreads
+from . import digests, goodreads
 from . import stats as reading
 from .api import reader_book_state
 from .forms import DeleteAccountForm, GoodreadsImportForm, ProfileForm, ReadingGoalForm, ReviewForm
@@ -479,6 +481,30 @@ def delete_account(request):
         messages.success(request, "Your account, ratings, shelf and reviews have been deleted.")
         return redirect("catalog:home")
     return render(request, "accounts/delete_account.html", {"form": form}, status=400 if form.errors else 200)
+
+
+# Recommendation emails ---------------------------------------------------------------------------
+
+
+@csrf_exempt  # the signed token is the proof; mail clients' RFC 8058 one-click POST carries no CSRF token
+@never_cache
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token):
+    """Stop recommendation emails from the link in one, signed in or not: GET asks, POST unsubscribes."""
+    reader = digests.reader_for_token(token)
+    if reader is None:
+        return render(request, "accounts/unsubscribe.html", {"invalid": True}, status=400)
+    done = False
+    if request.method == "POST":
+        with transaction.atomic():
+            reader.digest_frequency = ""
+            reader.save(update_fields=["digest_frequency"])
+        done = True
+    return render(
+        request,
+        "accounts/unsubscribe.html",
+        {"reader": reader, "done": done, "site_name": settings.SITE_NAME},
+    )
 
 
 # Goodreads import --------------------------------------------------------------------------------
