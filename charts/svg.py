@@ -77,16 +77,20 @@ def line_panel(title, points, colour, number_format, panel=None, x_label="epoch"
     )
 
 
-def bar_chart(bars, label, colour="#7a2e1f", value_format="{:,}", width=400, label_width=130, bar_height=20,
+def bar_chart(bars, label, colour="#7a2e1f", value_format="{:,}", width=400, label_width=None, bar_height=20,
               gap=6, max_label_chars=18):
     """Horizontal bars, one per (label, value) in the given order, the largest value spanning the plot.
 
     Long labels are shortened on the picture (the full one is in each bar's tooltip and in the page's
-    table). Returns an empty string when there is nothing to draw.
+    table); the label column is as wide as the longest label needs (about 7.5 units a character at
+    the 13-unit font). Returns an empty string when there is nothing to draw.
     """
     bars = list(bars)
     if not bars:
         return ""
+    if label_width is None:
+        longest = max(min(len(str(name)), max_label_chars) for name, _ in bars)
+        label_width = round(longest * 7.5) + 14
     largest = max(value for _, value in bars) or 1
     value_room = 56
     plot_w = width - label_width - value_room
