@@ -49,10 +49,12 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ["email", "display_name"]
     fieldsets = [
         (None, {"fields": ["email", "password", "display_name"]}),
+        ("Recommendation emails", {"fields": ["digest_frequency", "digest_last_sent"]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+    readonly_fields = ["digest_last_sent"]
 
 
 @admin.register(ShelfEntry)

@@ -179,3 +179,4 @@ def test_account_deletion_removes_reviews(reader_client, reader, other_reader, b
     assert response.status_code == 302
     assert list(Review.objects.values_list("text", flat=True)) == ["Stays."]
     assert "Gone soon." not in Client().get(book.get_absolute_url()).content.decode()
+

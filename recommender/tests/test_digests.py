@@ -2,10 +2,12 @@
 
 import io
 import re
+import smtplib
 from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.core.mail.backends import locmem
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
@@ -230,3 +232,29 @@ def test_sent_picks_go_with_the_account(reader_client, fantasy_reader, trained):
     assert DigestPick.objects.filter(user=fantasy_reader).exists()
     reader_client.post(reverse("accounts:delete_account"), {"password": "correct-horse-battery"})
     assert not DigestPick.objects.exists()
+
+
+class RefusesOneAddressBackend(locmem.EmailBackend):
+    """The locmem backend, except that the server refuses one recipient (as SMTP would a dead mailbox)."""
+
+    def send_messages(self, messages):
+        if any("refused@example.com" in message.to for message in messages):
+            raise smtplib.SMTPRecipientsRefused({"refused@example.com": (550, b"no such mailbox")})
+        return super().send_messages(messages)
+
+
+def test_a_failed_email_is_retried_and_does_not_stop_the_others(fantasy_reader, trained, settings):
+    settings.EMAIL_BACKEND = f"{__name__}.RefusesOneAddressBackend"
+    refused = User.objects.create_user(email="refused@example.com", password="x-long-password-1")
+    for book in trained.mystery[:5]:
+        set_rating(refused, book, 5)
+    subscribe(refused)
+    subscribe(fantasy_reader)
+    with pytest.raises(CommandError, match="1 email could not be sent; the next run tries again."):
+        send()
+    assert [message.to for message in mail.outbox] == [[fantasy_reader.email]]
+    refused.refresh_from_db()
+    assert refused.digest_last_sent is None and not DigestPick.objects.filter(user=refused).exists()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    send()
+    assert [message.to for message in mail.outbox] == [[fantasy_reader.email], [refused.email]]
