@@ -438,11 +438,16 @@ def export_json(request):
             "email": user.email,
             "display_name": user.display_name,
             "joined": user.date_joined.isoformat(),
+            "recommendation_emails": user.digest_frequency or "off",
         },
         "exported": timezone.now().isoformat(),
         "ratings": rated,
         "want_to_read": shelved,
         "reviews": _export_reviews(user),
+        "reading_goals": [
+            {"year": year, "books": books}
+            for year, books in ReadingGoal.objects.filter(user=user).order_by("year").values_list("year", "books")
+        ],
     }
     response = HttpResponse(json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="{_download_name(user, "json")}"'

@@ -171,3 +171,11 @@ def test_goal_is_per_reader(client, reader, other_reader, library):
     html = client.get(STATS).content.decode()
     assert "of 10</strong>" not in html
     assert "Set goal" in html
+
+
+def test_goals_are_in_the_json_export(reader_client, reader):
+    ReadingGoal.objects.create(user=reader, year=2024, books=30)
+    ReadingGoal.objects.create(user=reader, year=2025, books=12)
+    data = reader_client.get(reverse("accounts:export_json")).json()
+    assert data["reading_goals"] == [{"year": 2024, "books": 30}, {"year": 2025, "books": 12}]
+    assert data["account"]["recommendation_emails"] == "off"
