@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.utils.functional import cached_property
 
+from catalog.caching import forget_anonymous_page
 from catalog.models import Book
 
 from .models import Rater, Rating, Review, ShelfEntry, User
@@ -178,10 +179,22 @@ class ReviewAdmin(admin.ModelAdmin):
 
     @admin.action(description="Hide the selected reviews from book pages")
     def hide_reviews(self, request, queryset):
-        count = queryset.update(hidden=True)
+        count = self._set_hidden(queryset, True)
         self.message_user(request, f"Hid {count} review{'s' if count != 1 else ''}.")
 
     @admin.action(description="Show the selected reviews again")
     def show_reviews(self, request, queryset):
-        count = queryset.update(hidden=False)
+        count = self._set_hidden(queryset, False)
         self.message_user(request, f"{count} review{'s are' if count != 1 else ' is'} shown again.")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        forget_anonymous_page(obj.book.get_absolute_url())
+
+    def _set_hidden(self, queryset, hidden):
+        # A hidden review leaves the cached anonymous book page at once, not when the cache expires.
+        books = list(Book.objects.filter(pk__in=queryset.values("book_id")))
+        count = queryset.update(hidden=hidden)
+        for book in books:
+            forget_anonymous_page(book.get_absolute_url())
+        return count

@@ -23,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from catalog.caching import forget_anonymous_page
 from catalog.models import Book, BookAuthor, Genre
 from charts.svg import bar_chart
 from recommender.api import popular_books
@@ -160,6 +161,7 @@ def write_review(request, pk):
             if not created:  # a concurrent submission won the race: this one is the newer text
                 review.text = form.cleaned_data["text"]
                 review.save(update_fields=["text", "updated"])
+        forget_anonymous_page(book.get_absolute_url())  # visitors see it now, not in a minute
         messages.success(request, f"Your review of {book.title} is published.")
         return HttpResponseRedirect(book.get_absolute_url() + "#your-review")
     return _review_page(request, book, form)
@@ -174,6 +176,7 @@ def edit_review(request, pk):
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             form.save()
+        forget_anonymous_page(review.book.get_absolute_url())
         messages.success(request, f"Your review of {review.book.title} is saved.")
         return HttpResponseRedirect(review.book.get_absolute_url() + "#your-review")
     return _review_page(request, review.book, form, review)
@@ -186,6 +189,7 @@ def delete_review(request, pk):
     book = review.book
     with transaction.atomic():
         review.delete()
+    forget_anonymous_page(book.get_absolute_url())
     messages.success(request, f"Your review of {book.title} is deleted.")
     return HttpResponseRedirect(book.get_absolute_url())
 

@@ -180,3 +180,22 @@ def test_account_deletion_removes_reviews(reader_client, reader, other_reader, b
     assert list(Review.objects.values_list("text", flat=True)) == ["Stays."]
     assert "Gone soon." not in Client().get(book.get_absolute_url()).content.decode()
 
+
+
+def test_visitors_see_review_changes_at_once_despite_the_page_cache(reader_client, staff, reader, book):
+    staff_client = Client()
+    staff_client.force_login(staff)
+    visitor = Client()
+    assert "No reviews yet." in visitor.get(book.get_absolute_url()).content.decode()  # now cached for a minute
+    write(reader_client, book, "Fresh words.")
+    assert "Fresh words." in visitor.get(book.get_absolute_url()).content.decode()
+    review = Review.objects.get(user=reader)
+    reader_client.post(reverse("accounts:edit_review", args=[review.pk]), {"text": "Edited words."})
+    assert "Edited words." in visitor.get(book.get_absolute_url()).content.decode()
+    staff_client.post(reverse("admin:accounts_review_changelist"), {"action": "hide_reviews", "_selected_action": [review.pk]})
+    assert "Edited words." not in visitor.get(book.get_absolute_url()).content.decode()
+    staff_client.post(reverse("admin:accounts_review_change", args=[review.pk]), {"hidden": "on"})
+    staff_client.post(reverse("admin:accounts_review_change", args=[review.pk]), {"hidden": ""})
+    assert "Edited words." in visitor.get(book.get_absolute_url()).content.decode()
+    reader_client.post(reverse("accounts:delete_review", args=[review.pk]))
+    assert "Edited words." not in visitor.get(book.get_absolute_url()).content.decode()
