@@ -6,9 +6,11 @@ Each runs at desktop width and at 390 px (a phone), by keyboard, and without Jav
 import datetime
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from accounts.digests import unsubscribe_token
 from accounts.models import ImportedBook, ReadingGoal, Review, User
 from accounts.ratings import set_rating
 from catalog.models import Author, Book, BookAuthor, Genre
@@ -180,5 +182,42 @@ def test_stats_and_goal_without_javascript(browser, live_server, sign_in, shoot,
         expect(page.locator(".messages")).to_contain_text("reading goal is removed")
         assert not ReadingGoal.objects.exists()
         shoot(page, "stats-nojs")
+    finally:
+        context.close()
+
+
+def test_opt_in_on_the_profile_by_keyboard_and_unsubscribe_from_the_link(browser, live_server, sign_in, shoot, library):
+    reader = library["reader"]
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    sign_in(context, reader)
+    try:
+        page.goto("/profile/")
+        tab_to(page, lambda tag, element_id, text: tag == "INPUT" and element_id.startswith("id_digest_frequency"))
+        page.keyboard.press("ArrowDown")  # radio buttons move with the arrow keys: "Weekly"
+        assert page.get_by_label("Weekly").is_checked()
+        page.get_by_role("button", name="Save").first.focus()
+        page.keyboard.press("Enter")
+        expect(page.locator(".messages")).to_contain_text("Your profile is saved.")
+        reader.refresh_from_db()
+        assert reader.digest_frequency == "weekly"
+        assert fits_the_width(page)
+        shoot(page, "digest-01-profile")
+    finally:
+        context.close()
+
+    # The link in an email, opened in a browser that is not signed in and runs no script.
+    path = reverse("accounts:unsubscribe", args=[unsubscribe_token(reader)])
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(path)
+        expect(page.get_by_role("heading", name="Stop recommendation emails?")).to_be_visible()
+        page.get_by_role("button", name="Unsubscribe").click()
+        expect(page.get_by_role("heading", name="You are unsubscribed")).to_be_visible()
+        shoot(page, "digest-02-unsubscribed")
+        reader.refresh_from_db()
+        assert reader.digest_frequency == ""
     finally:
         context.close()
