@@ -199,3 +199,17 @@ def test_visitors_see_review_changes_at_once_despite_the_page_cache(reader_clien
     assert "Edited words." in visitor.get(book.get_absolute_url()).content.decode()
     reader_client.post(reverse("accounts:delete_review", args=[review.pk]))
     assert "Edited words." not in visitor.get(book.get_absolute_url()).content.decode()
+
+
+def test_merging_duplicate_books_keeps_each_readers_latest_review(reader, other_reader, books):
+    from catalog.merge import merge_books
+
+    keep, dupe = books[0], books[1]
+    Review.objects.create(user=reader, book=keep, text="Older, on the kept book.")
+    Review.objects.create(user=reader, book=dupe, text="Newer, on the duplicate.")
+    Review.objects.create(user=other_reader, book=dupe, text="Only on the duplicate.")
+    merge_books(keep, [dupe])
+    assert sorted(Review.objects.values_list("user__email", "book_id", "text")) == [
+        ("other@example.com", keep.pk, "Only on the duplicate."),
+        ("reader@example.com", keep.pk, "Newer, on the duplicate."),
+    ]
