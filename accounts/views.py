@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from catalog import search as book_search
 from catalog.caching import forget_anonymous_page
 from catalog.models import Book, BookAuthor, Genre
-from charts.svg import bar_chart
+from catalog.svg_charts import bar_chart
 from recommender.api import popular_books
 
 from . import digests, goodreads

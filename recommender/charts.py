@@ -2,7 +2,7 @@
 
 from django.utils.safestring import mark_safe
 
-from charts.svg import Panel, line_panel, svg
+from catalog.svg_charts import Panel, line_panel, svg
 
 PANEL_WIDTH, PANEL_HEIGHT = 300, 170
 COLUMNS = 2
