@@ -1,5 +1,6 @@
-"""A reader's own pages: My books, profile, ratings and shelf actions, imports and exports."""
+"""A reader's own pages: My books, stats, profile, ratings, shelf and review actions, imports and exports."""
 
+import calendar
 import csv
 import json
 from functools import wraps
@@ -18,13 +19,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog import search as book_search
+from catalog.caching import forget_anonymous_page
 from catalog.models import Book, BookAuthor, Genre
+from catalog.svg_charts import bar_chart
 from recommender.api import popular_books
 
-from . import goodreads, library_export
+from . import digests, goodreads, library_export
+from . import stats as reading
 from .api import reader_book_state
 from .forms import (
     DeleteAccountForm,
@@ -33,10 +39,12 @@ from .forms import (
     MyBooksForm,
     ProfileForm,
     RateForm,
+    ReadingGoalForm,
+    ReviewForm,
     ShelfForm,
     first_error,
 )
-from .models import GoodreadsImport, Rating, Shelf, ShelfEntry
+from .models import GoodreadsImport, Rating, ReadingGoal, Review, Shelf, ShelfEntry
 from .ratings import remove_all_ratings, remove_rating, set_rating
 from .shelves import ShelfError, move_to_shelf
 
@@ -146,6 +154,71 @@ def shelf(request, pk):
     return book_state_response(request, book, message)
 
 
+# Reviews -----------------------------------------------------------------------------------------
+
+
+def _review_page(request, book, form, review=None):
+    return render(
+        request,
+        "accounts/review_form.html",
+        {"book": book, "form": form, "review": review},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def write_review(request, pk):
+    """The reader's review of a book: written here the first time; an existing one is edited instead."""
+    book = get_object_or_404(Book, pk=pk)
+    existing = Review.objects.filter(user=request.user, book=book).first()
+    if existing is not None:
+        if request.method == "GET":
+            return redirect("accounts:edit_review", pk=existing.pk)
+        # A second submission of the "write" form (another tab, a double click) edits the one review.
+        return edit_review(request, existing.pk)
+    form = ReviewForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            review, created = Review.objects.get_or_create(
+                user=request.user, book=book, defaults={"text": form.cleaned_data["text"]}
+            )
+            if not created:  # a concurrent submission won the race: this one is the newer text
+                review.text = form.cleaned_data["text"]
+                review.save(update_fields=["text", "updated"])
+        forget_anonymous_page(book.get_absolute_url())  # visitors see it now, not in a minute
+        messages.success(request, f"Your review of {book.title} is published.")
+        return HttpResponseRedirect(book.get_absolute_url() + "#your-review")
+    return _review_page(request, book, form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit_review(request, pk):
+    # Another reader's review is a 404: its existence is not theirs to learn.
+    review = get_object_or_404(Review.objects.select_related("book"), pk=pk, user=request.user)
+    form = ReviewForm(request.POST or None, instance=review)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            form.save()
+        forget_anonymous_page(review.book.get_absolute_url())
+        messages.success(request, f"Your review of {review.book.title} is saved.")
+        return HttpResponseRedirect(review.book.get_absolute_url() + "#your-review")
+    return _review_page(request, review.book, form, review)
+
+
+@login_required
+@require_POST
+def delete_review(request, pk):
+    review = get_object_or_404(Review.objects.select_related("book"), pk=pk, user=request.user)
+    book = review.book
+    with transaction.atomic():
+        review.delete()
+    forget_anonymous_page(book.get_absolute_url())
+    messages.success(request, f"Your review of {book.title} is deleted.")
+    return HttpResponseRedirect(book.get_absolute_url())
+
+
 # My books ----------------------------------------------------------------------------------------
 
 
@@ -224,6 +297,104 @@ def my_books(request):
     )
 
 
+# Reading stats and the yearly goal --------------------------------------------------------------
+
+
+def _chart_year(request, stats_years, this_year):
+    """The year whose months are charted: ?year= if it is one the reader can pick, else this year."""
+    raw = request.GET.get("year", "").strip()
+    if not raw:
+        return this_year
+    choices = {year for year, _, _ in stats_years} | {this_year}
+    if raw.isascii() and raw.isdigit() and int(raw) in choices:
+        return int(raw)
+    messages.warning(request, f"There is no reading year “{raw[:20]}” to show; showing {this_year}.")
+    return this_year
+
+
+def _goal_progress(goal, read, today):
+    if goal is None:
+        return None
+    days = 366 if calendar.isleap(today.year) else 365
+    expected = goal.books * today.timetuple().tm_yday / days
+    return {
+        "goal": goal.books,
+        "read": read,
+        "percent": min(100, round(100 * read / goal.books)),
+        "left": max(0, goal.books - read),
+        "ahead": read - round(expected),
+        "done": read >= goal.books,
+    }
+
+
+def _stats_page(request, goal_form=None):
+    today = timezone.localdate()
+    stats = reading.reading_stats(request.user)
+    month_year = _chart_year(request, stats.years, today.year)
+    if month_year != stats.month_year:
+        stats = reading.reading_stats(request.user, month_year=month_year)
+    goal = ReadingGoal.objects.filter(user=request.user, year=today.year).first()
+    goal_form = goal_form or ReadingGoalForm(instance=goal)
+    show_pages = stats.pages_known > 0
+    charts = {
+        "years": bar_chart([(year, books) for year, books, _ in stats.years], "Books read per year"),
+        "year_pages": bar_chart([(year, pages) for year, _, pages in stats.years], "Pages read per year",
+                                colour="#1f5a7a") if show_pages else "",
+        "months": bar_chart([(name, books) for name, books, _ in stats.months], f"Books read per month in {month_year}"),
+        "month_pages": bar_chart([(name, pages) for name, _, pages in stats.months],
+                                 f"Pages read per month in {month_year}", colour="#1f5a7a") if show_pages else "",
+        "genres": bar_chart([(name, percent) for name, _, percent in stats.genres], "Share of books read per genre",
+                            colour="#1e6b3a", value_format="{}%"),
+        "stars": bar_chart([(f"{value} star{'s' if value != 1 else ''}", count) for value, count in stats.stars],
+                           "Your ratings by number of stars", colour="#b26a00"),
+        "authors": bar_chart(stats.authors, "Authors you have read most", colour="#5b2a6e"),
+    }
+    return render(
+        request,
+        "accounts/stats.html",
+        {
+            "stats": stats,
+            "charts": charts,
+            "show_pages": show_pages,
+            "month_year": month_year,
+            "year_choices": [year for year, books, _ in stats.years if books] or [today.year],
+            "this_year": today.year,
+            "goal_form": goal_form,
+            "goal": _goal_progress(goal, stats.read_in(today.year), today),
+        },
+        status=400 if goal_form.errors else 200,
+    )
+
+
+@login_required
+@require_GET
+def reading_stats(request):
+    return _stats_page(request)
+
+
+@login_required
+@require_POST
+def reading_goal(request):
+    year = timezone.localdate().year
+    goal = ReadingGoal.objects.filter(user=request.user, year=year).first()
+    if request.POST.get("remove"):
+        if goal is not None:
+            with transaction.atomic():
+                goal.delete()
+            messages.success(request, f"Your {year} reading goal is removed.")
+        return redirect("accounts:reading_stats")
+    form = ReadingGoalForm(request.POST, instance=goal or ReadingGoal(user=request.user, year=year))
+    if not form.is_valid():
+        return _stats_page(request, goal_form=form)
+    with transaction.atomic():
+        ReadingGoal.objects.update_or_create(
+            user=request.user, year=year, defaults={"books": form.cleaned_data["books"]}
+        )
+    books = form.cleaned_data["books"]
+    messages.success(request, f"Your goal: {books} book{'s' if books != 1 else ''} in {year}.")
+    return redirect("accounts:reading_stats")
+
+
 # Profile, export and deletion --------------------------------------------------------------------
 
 
@@ -234,7 +405,7 @@ def profile(request):
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             form.save()
-        messages.success(request, "Your display name is saved.")
+        messages.success(request, "Your profile is saved.")
         return redirect("accounts:profile")
     return render(
         request,
@@ -273,6 +444,23 @@ def _rating_rows(user):
     ]
 
 
+def _export_reviews(user):
+    """A reader's reviews for the JSON export, hidden ones included (they are still the reader's)."""
+    reviews = Review.objects.filter(user=user).select_related("book").order_by("book__title", "book_id")
+    return [
+        {
+            "book_id": review.book_id,
+            "title": review.book.title,
+            "goodreads_book_id": review.book.goodreads_book_id,
+            "text": review.text,
+            "created": review.created.isoformat(),
+            "updated": review.updated.isoformat(),
+            "hidden_by_staff": review.hidden,
+        }
+        for review in reviews
+    ]
+
+
 def _download_name(user, extension):
     return f"bookrec-{user.pk}-{timezone.now():%Y%m%d}.{extension}"
 
@@ -293,10 +481,16 @@ def export_json(request):
             "email": user.email,
             "display_name": user.display_name,
             "joined": user.date_joined.isoformat(),
+            "recommendation_emails": user.digest_frequency or "off",
         },
         "exported": timezone.now().isoformat(),
         "library": library,
         "ratings": _rating_rows(user),
+        "reviews": _export_reviews(user),
+        "reading_goals": [
+            {"year": year, "books": books}
+            for year, books in ReadingGoal.objects.filter(user=user).order_by("year").values_list("year", "books")
+        ],
     }
     response = HttpResponse(json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="{_download_name(user, "json")}"'
@@ -323,14 +517,38 @@ def delete_account(request):
         user = request.user
         with transaction.atomic():
             # The ratings go first, each book's summary moving by the same deltas as removing one
-            # rating; deleting the user then deletes its Rater, shelf and import history (CASCADE),
+            # rating; deleting the user then deletes its Rater, shelf, reviews, goals and import history (CASCADE),
             # so the next retrain no longer sees this reader.
             remove_all_ratings(user)
             user.delete()
         logout(request)
-        messages.success(request, "Your account, ratings and shelves have been deleted.")
+        messages.success(request, "Your account, ratings, shelves and reviews have been deleted.")
         return redirect("catalog:home")
     return render(request, "accounts/delete_account.html", {"form": form}, status=400 if form.errors else 200)
+
+
+# Recommendation emails ---------------------------------------------------------------------------
+
+
+@csrf_exempt  # the signed token is the proof; mail clients' RFC 8058 one-click POST carries no CSRF token
+@never_cache
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token):
+    """Stop recommendation emails from the link in one, signed in or not: GET asks, POST unsubscribes."""
+    reader = digests.reader_for_token(token)
+    if reader is None:
+        return render(request, "accounts/unsubscribe.html", {"invalid": True}, status=400)
+    done = False
+    if request.method == "POST":
+        with transaction.atomic():
+            reader.digest_frequency = ""
+            reader.save(update_fields=["digest_frequency"])
+        done = True
+    return render(
+        request,
+        "accounts/unsubscribe.html",
+        {"reader": reader, "done": done, "site_name": settings.SITE_NAME},
+    )
 
 
 # Goodreads import --------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
-from accounts.api import rated_count, reader_book_state
+from accounts.api import book_reviews, rated_count, reader_book_state
 from recommender import api as recommender_api
 
 from . import search as book_search
@@ -123,8 +123,9 @@ def book_detail(request, pk):
     similar = recommender_api.similar_books(book)
     # One call for the book and its similar books' cards (an anonymous visitor's state is all "unrated").
     states = reader_book_state(request.user, [book] + [pick.book for pick in similar])
+    reviews = book_reviews(book, request.user)
     return render(request, "catalog/book_detail.html", {
-        "book": book, "state": states[book.pk], "similar": similar, "book_states": states,
+        "book": book, "state": states[book.pk], "similar": similar, "book_states": states, "reviews": reviews,
     })
 
 

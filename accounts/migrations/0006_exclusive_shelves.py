@@ -39,7 +39,7 @@ def backwards(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0005_review'),
+        ('accounts', '0005_reviews_goals_digests'),
     ]
 
     operations = [
