@@ -60,7 +60,8 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(ShelfEntry)
 class ShelfEntryAdmin(admin.ModelAdmin):
-    list_display = ["user", "book", "added"]
+    list_display = ["user", "book", "shelf", "added", "date_read", "read_count"]
+    list_filter = ["shelf"]
     list_select_related = ["user", "book"]
     raw_id_fields = ["user", "book"]
     search_fields = ["user__email", "book__title"]
@@ -75,6 +76,9 @@ class EstimatedCountPaginator(Paginator):
     """
 
     COUNT_CAP = 10_000
+    # How the changelist words the count (templates/admin/accounts/pagination.html): "exact", "estimate"
+    # (the planner's, "about 12,345,678") or "capped" (counted up to the cap, "at least 10,000").
+    count_kind = "exact"
 
     @cached_property
     def count(self):
@@ -84,8 +88,12 @@ class EstimatedCountPaginator(Paginator):
                 cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = %s", [queryset.model._meta.db_table])
                 row = cursor.fetchone()
             if row and row[0] > self.COUNT_CAP:
+                self.count_kind = "estimate"
                 return int(row[0])
-        return queryset.order_by()[: self.COUNT_CAP].count()
+        count = queryset.order_by()[: self.COUNT_CAP].count()
+        if count >= self.COUNT_CAP:
+            self.count_kind = "capped"
+        return count
 
 
 class StarsFilter(admin.SimpleListFilter):
@@ -103,9 +111,18 @@ class StarsFilter(admin.SimpleListFilter):
         return queryset
 
 
+def rater_name(rater):
+    """A site reader by email, a dataset reader by dataset and id: never "reader #12"."""
+    if rater.user_id:
+        return rater.user.email
+    return f"{rater.source} reader {rater.external_id}"
+
+
 @admin.register(Rating)
 class RatingAdmin(admin.ModelAdmin):
-    list_display = ["book", "rater", "value", "updated"]
+    """Moderation: find and delete ratings. Stars are the reader's own, so staff can't change them here."""
+
+    list_display = ["book_title", "rater_display", "stars", "updated"]
     list_filter = [StarsFilter]
     list_select_related = ["book", "rater__user"]
     raw_id_fields = ["rater", "book"]
@@ -113,7 +130,23 @@ class RatingAdmin(admin.ModelAdmin):
     search_help_text = "A book title (starts with) or a reader's exact email."
     show_full_result_count = False
     paginator = EstimatedCountPaginator
-    readonly_fields = ["created", "updated"]
+    readonly_fields = ["book", "rater", "stars", "created", "updated"]
+    fields = readonly_fields
+
+    @admin.display(description="Book", ordering="book__title")
+    def book_title(self, rating):
+        return rating.book.title
+
+    @admin.display(description="Rater")
+    def rater_display(self, rating):
+        return rater_name(rating.rater)
+
+    @admin.display(description="Stars", ordering="value")
+    def stars(self, rating):
+        return f"{'★' * rating.value}{'☆' * (5 - rating.value)} ({rating.value})"
+
+    def has_add_permission(self, request):
+        return False  # a rating is a reader's; staff only remove abusive ones
 
     def get_search_results(self, request, queryset, search_term):
         # One index-friendly subquery, never an OR across joined tables (which scans every rating):
@@ -139,17 +172,11 @@ class RatingAdmin(admin.ModelAdmin):
         super().delete_queryset(request, queryset)
         refresh_rating_summaries(book_ids)
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        books = {obj.book_id}
-        if change and "book" in form.changed_data:
-            books.add(form.initial.get("book"))
-        refresh_rating_summaries(books)
 
 
 @admin.register(Rater)
 class RaterAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "user", "source", "external_id", "created"]
+    list_display = ["rater_display", "source", "external_id", "created"]
     list_filter = ["source"]
     list_select_related = ["user"]
     raw_id_fields = ["user"]
@@ -157,6 +184,9 @@ class RaterAdmin(admin.ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
 
+    @admin.display(description="Rater", ordering="user__email")
+    def rater_display(self, rater):
+        return rater_name(rater)
 
 @admin.register(Review)
 class ReviewAdmin(admin.ModelAdmin):

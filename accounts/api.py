@@ -1,4 +1,5 @@
-"""What catalog pages ask about readers: a reader's state for the books a page shows, and a book's reviews."""
+"""What catalog pages ask about readers: a reader's state for the books a page shows (rating and shelf), and a
+book's reviews."""
 
 from .forms import ReviewForm
 from .models import Rating, Review, ShelfEntry
@@ -7,14 +8,17 @@ REVIEWS_ON_BOOK_PAGE = 20
 
 
 def reader_book_state(user, books):
-    """{book_id: {"rating": stars or None, "shelved": bool}} for the given books, in two queries."""
+    """{book_id: {"rating": stars or None, "shelf": "to-read" / "currently-reading" / "read" or None,
+    "shelved": on any shelf}} for the given books, in two queries."""
     book_ids = [book.pk for book in books]
-    state = {book_id: {"rating": None, "shelved": False} for book_id in book_ids}
+    state = {book_id: {"rating": None, "shelf": None, "shelved": False} for book_id in book_ids}
     if not user.is_authenticated or not book_ids:
         return state
     for book_id, value in Rating.objects.filter(rater__user=user, book_id__in=book_ids).values_list("book_id", "value"):
         state[book_id]["rating"] = value
-    for book_id in ShelfEntry.objects.filter(user=user, book_id__in=book_ids).values_list("book_id", flat=True):
+    shelves = ShelfEntry.objects.filter(user=user, book_id__in=book_ids).values_list("book_id", "shelf")
+    for book_id, shelf in shelves:
+        state[book_id]["shelf"] = shelf
         state[book_id]["shelved"] = True
     return state
 

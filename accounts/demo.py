@@ -22,7 +22,7 @@ from django.utils.text import slugify
 from catalog.models import Author, Book, BookAuthor, Genre, compose_search_text
 
 from .models import Rater, Rating, ShelfEntry
-from .ratings import refresh_rating_summaries
+from .ratings import put_rated_on_read, refresh_rating_summaries
 
 BOOKS_CSV = Path(__file__).resolve().parent / "demo_data" / "books.csv"
 CSV_COLUMNS = [
@@ -411,6 +411,7 @@ def ensure_accounts(book_ids, summary):
         ]
     )
     rated = set(Rating.objects.filter(rater=rater).values_list("book_id", flat=True))
+    put_rated_on_read(demo_user, rated)
     ShelfEntry.objects.bulk_create(
         [
             ShelfEntry(user=demo_user, book_id=book_ids[book_key(title, author)])

@@ -1,11 +1,16 @@
-"""Goodreads library export import: read the CSV, match its books to the catalog, write ratings and shelves.
+"""Goodreads library export import: read the CSV, match its books to the catalog, write ratings, shelves and reviews.
 
-The re-import rule: the import only changes what it owns. For each matched book,
-- no BookRec rating and never imported before → the Goodreads rating is added;
-- the current rating still equals what the last import set → it is updated to the new Goodreads value;
-- the reader rated it on BookRec first, changed the imported rating, or removed it → left alone ("kept");
-- "to-read" puts the book on want-to-read once; if the reader later takes it off, a re-import does not put it back.
-ImportedBook remembers, per reader and book, what the last import wrote.
+The re-import rule: the import only changes what it owns. For each matched book and each field (My Rating,
+Exclusive Shelf, Date Read, Read Count, My Review),
+- BookRec has no value and the import never set one before → the Goodreads value is added;
+- BookRec's value still equals what the last import set → it follows Goodreads;
+- the reader set it on BookRec first, changed what the import set, or removed it → BookRec's is kept ("kept"),
+  and the results page says so. Two exceptions follow what reading is: a shelf moves forward (want to read →
+  currently reading → read) and a read count grows, whoever set the old value, since a book read on Goodreads
+  since was read. A removed rating or shelf stays removed.
+Date Added becomes the earlier of the two dates: the book was in the reader's library from then.
+ImportedBook remembers, per reader and book, what the last import wrote, and the whole Goodreads row, so the
+export (accounts/library_export.py) gives back the columns BookRec doesn't model.
 """
 
 import csv
@@ -14,21 +19,20 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time
 from difflib import SequenceMatcher
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from catalog.models import Author, Book, BookAuthor
 
-from .models import GoodreadsImport, ImportedBook, Rating, ShelfEntry
+from .models import READING_ORDER, GoodreadsImport, ImportedBook, Rating, Review, Shelf, ShelfEntry
 from .ratings import in_batches, set_ratings
 
 MAX_BYTES = 5 * 1024 * 1024
 REQUIRED_COLUMNS = ("Book Id", "Title", "Author", "My Rating", "Exclusive Shelf")
-# How many reasons the results page lists; the counts cover every row.
-MAX_LISTED_SKIPS = 500
 TITLE_SIMILARITY = 0.9
 # Book.title and Author.name are at most 500 and 255 characters: a longer cell can't be close to one, and
 # normalize_title's series pattern backtracks quadratically on long runs of spaces, so it isn't normalized.
@@ -46,10 +50,20 @@ REASONS = {
     "not_in_catalog": "Not in our catalog",
     "ambiguous": "More than one book in our catalog could be this one",
     "duplicate": "Appears more than once in the file",
-    "bad_rating": "My Rating is not a number from 0 to 5",
-    "kept": "You changed this rating on BookRec, so we kept yours",
-    "nothing": "Not rated and not on to-read",
 }
+# One outcome per row, in the order the results page lists them.
+OUTCOMES = {
+    "imported": "New rating",
+    "updated": "Updated from Goodreads",
+    "shelved": "Added to your shelves, unrated",
+    "kept": "Kept what you set on BookRec",
+    "unchanged": "Already up to date",
+    "not_shelved": "Not put on a shelf",
+    **REASONS,
+}
+SHELF_NAMES = {shelf.value: shelf.label for shelf in Shelf}
+MAX_READ_COUNT = 999
+MAX_PAGES = 100_000
 
 
 class ImportError_(Exception):
@@ -63,9 +77,15 @@ class Row:
     title: str
     author: str
     isbns: list = field(default_factory=list)
-    rating: int = 0
-    to_read: bool = False
+    rating: int | None = None  # 1–5, or None: not rated (0) or unreadable (see problems)
+    shelf: str = ""  # one of Shelf, or "" when the cell names no shelf BookRec has
     date_read: object = None
+    date_added: object = None
+    read_count: int | None = None
+    review: str = ""
+    pages: int | None = None
+    problems: list = field(default_factory=list)  # (column, sentence for the results page): cells that couldn't be read
+    record: dict = field(default_factory=dict)  # the row as Goodreads wrote it, column by column
 
 
 def read_export(data: bytes):
@@ -148,17 +168,51 @@ def _date(value):
 
 
 def _row_from_record(line, record):
+    problems = []
+
+    def number(column, maximum, what):
+        text = _cell(record, column)
+        if not text:
+            return None
+        value = _whole_number(text)
+        if value is None or value > maximum:
+            problems.append((column, f"{column} “{text[:40]}” is not {what}, so it was not imported."))
+            return None
+        return value
+
+    def day(column):
+        text = _cell(record, column)
+        value = _date(text) if text else None
+        if text and value is None:
+            problems.append((column, f"{column} “{text[:40]}” is not a date (Goodreads writes 2024/03/31), so it was left empty."))
+        return value
+
     goodreads_id = _whole_number(_cell(record, "Book Id"))
-    rating = _whole_number(_cell(record, "My Rating") or "0")
+    rating = number("My Rating", 5, "a number from 0 to 5")
+    shelf_name = _cell(record, "Exclusive Shelf")
+    shelf = shelf_name.lower() if shelf_name.lower() in SHELF_NAMES else ""
+    if not shelf:
+        problems.append((
+            "Exclusive Shelf",
+            f"Exclusive Shelf “{shelf_name[:40]}” is not one of BookRec's shelves (to-read, currently-reading, read), "
+            "so the book was not put on a shelf." if shelf_name else "The row names no Exclusive Shelf, so the book was not put on a shelf.",
+        ))
     return Row(
         line=line,
         goodreads_id=goodreads_id if goodreads_id and goodreads_id <= MAX_GOODREADS_ID else None,
         title=_cell(record, "Title"),
         author=_cell(record, "Author"),
         isbns=[isbn for isbn in (_isbn(_cell(record, "ISBN13")), _isbn(_cell(record, "ISBN"))) if isbn],
-        rating=rating if rating is not None and rating <= 5 else -1,
-        to_read=_cell(record, "Exclusive Shelf").lower() == "to-read",
-        date_read=_date(_cell(record, "Date Read")),
+        rating=rating or None,
+        shelf=shelf,
+        date_read=day("Date Read"),
+        date_added=day("Date Added"),
+        read_count=number("Read Count", MAX_READ_COUNT, "a whole number of times read"),
+        review=(record.get("My Review") or "").strip(),
+        pages=number("Number of Pages", MAX_PAGES, "a number of pages"),
+        problems=problems,
+        # None for a missing cell would be a shifted row, refused by read_export; keep every column as written.
+        record={name: value for name, value in record.items() if isinstance(name, str)},
     )
 
 
@@ -298,101 +352,193 @@ def _match_titles(wanted):
     return matches
 
 
+def _stars(value):
+    return f"{value} star{'s' if value != 1 else ''}" if value else "no rating"
+
+
+def _shown(name, value):
+    """A field's value as the results page words it."""
+    if name == "rating":
+        return _stars(value)
+    if name == "shelf":
+        return SHELF_NAMES.get(value, "no shelf")
+    if name == "date_read":
+        return value.isoformat() if value else "no date"
+    if name == "review":
+        return "your review" if value else "no review"
+    return str(value if value is not None else "none")
+
+
+FIELD_LABELS = {
+    "rating": "My Rating",
+    "shelf": "Exclusive Shelf",
+    "date_read": "Date Read",
+    "read_count": "Read Count",
+    "review": "My Review",
+}
+
+
+def _decide(name, have, new, before):
+    """(value to write or None to leave BookRec's, note or "") for one field, by the module's re-import rule.
+
+    have: BookRec's value now; new: Goodreads'; before: the last ImportedBook of this book, or None.
+    """
+    empty = have in (None, "")
+    if new in (None, ""):
+        return None, ""  # Goodreads says nothing: BookRec's value stands, whatever it is
+    if have == new:
+        return None, ""
+    last = getattr(before, name) if before is not None else None
+    last = None if last == "" else last
+    if last is not None and have == last:
+        return new, ""  # the import set it and the reader hasn't touched it
+    if name == "shelf" and not empty and READING_ORDER[new] > READING_ORDER[have]:
+        return new, f"{FIELD_LABELS[name]}: moved from {_shown(name, have)} to {_shown(name, new)}, as on Goodreads."
+    if name == "read_count" and not empty and new > have:
+        return new, f"{FIELD_LABELS[name]}: {new}, as on Goodreads (BookRec had {have})."
+    if empty and last is None:
+        return new, ""  # nothing on BookRec and nothing imported before: a new value
+    label = FIELD_LABELS[name]
+    if empty:  # the import set it, the reader removed it
+        return None, f"{label}: not added back: you removed {_shown(name, last)} on BookRec after an earlier import."
+    why = "you changed it on BookRec after the last import" if last is not None else "you set it on BookRec before importing"
+    return None, f"{label}: kept your BookRec {_shown(name, have)} over Goodreads' {_shown(name, new)}: {why}."
+
+
+def _start_of_day(day):
+    return timezone.make_aware(datetime.combine(day, time()))
+
+
 def run_import(user, data: bytes, filename=""):
-    """Import an export for a reader, all or nothing. Returns the GoodreadsImport with its report."""
+    """Import an export for a reader, all or nothing. Returns the GoodreadsImport with its report.
+
+    The report lists every row: {"line", "title", "author", "outcome", "shelf", "rating", "notes"}, where notes say
+    which value was kept where BookRec and Goodreads disagree, and which cells could not be read. Rows that matched
+    no book also keep their "record", the row as Goodreads wrote it, which the export gives back.
+    """
     rows = read_export(data)
     counts = Counter()
-    skipped = []
+    problems = Counter()
+    listed = []
 
-    def skip(row, reason):
-        counts[reason] += 1
-        if reason != "nothing" and len(skipped) < MAX_LISTED_SKIPS:
-            skipped.append({"line": row.line, "title": row.title, "author": row.author, "reason": REASONS[reason]})
+    def report(row, outcome, notes=(), shelf="", rating=None, book_id=None):
+        counts[outcome] += 1
+        listed.append(
+            {
+                "line": row.line, "title": row.title, "author": row.author, "book": book_id, "outcome": outcome,
+                "shelf": shelf, "rating": rating, "notes": [*(sentence for _, sentence in row.problems), *notes],
+            }
+        )
 
-    # Read-but-unrated and currently-reading books carry nothing to import: count them, don't match them.
-    wanted = []
     for row in rows:
-        if row.rating < 0:
-            skip(row, "bad_rating")
-        elif row.rating == 0 and not row.to_read:
-            skip(row, "nothing")
-        else:
-            wanted.append(row)
-    matched = match_rows(wanted)
+        problems.update(column for column, _ in row.problems)
+    matched = match_rows(rows)
 
     with transaction.atomic():
         # The reader's own rows, whole: as many queries for a 60,000-row file as for a 6-row one.
         current = dict(Rating.objects.filter(rater__user=user).values_list("book_id", "value"))
-        shelved = set(ShelfEntry.objects.filter(user=user).order_by().values_list("book_id", flat=True))
+        entries = {entry.book_id: entry for entry in ShelfEntry.objects.filter(user=user)}
+        reviews = {review.book_id: review for review in Review.objects.filter(user=user)}
         previous = {entry.book_id: entry for entry in ImportedBook.objects.filter(user=user)}
-        to_rate, to_unshelve, to_shelve, records = {}, set(), set(), []
+        to_rate, new_entries, changed_entries, new_reviews, changed_reviews, gone_reviews = {}, {}, {}, [], [], []
+        records = []
         seen = set()
         for row, book_id, reason in matched:
             if book_id is None:
-                skip(row, reason)
+                report(row, reason)
+                listed[-1]["record"] = row.record  # no ImportedBook to keep it: the export gives it back from here
                 continue
             if book_id in seen:
-                skip(row, "duplicate")
+                report(row, "duplicate", book_id=book_id)
                 continue
             seen.add(book_id)
             before = previous.get(book_id)
+            entry = entries.get(book_id)
+            review = reviews.get(book_id)
+            have = {
+                "rating": current.get(book_id),
+                "shelf": entry.shelf if entry is not None else None,
+                "date_read": entry.date_read if entry is not None else None,
+                "read_count": entry.read_count if entry is not None and entry.read_count else None,
+                "review": review.text if review is not None else "",
+            }
+            new = {"rating": row.rating, "shelf": row.shelf or None, "date_read": row.date_read,
+                   "read_count": row.read_count or None, "review": row.review}
             # A fresh object even for a book imported before: it is upserted on (user, book) below.
             record = ImportedBook(
-                user=user,
-                book_id=book_id,
-                rating=before.rating if before is not None else None,
-                shelved=before.shelved if before is not None else False,
-                goodreads_book_id=row.goodreads_id,
-                date_read=row.date_read or (before.date_read if before is not None else None),
+                user=user, book_id=book_id, goodreads_book_id=row.goodreads_id, pages=row.pages, goodreads_row=row.record,
+                **{name: getattr(before, name) if before is not None else ImportedBook._meta.get_field(name).get_default()
+                   for name in FIELD_LABELS},
             )
-            outcome = None
-            if row.rating:
-                have = current.get(book_id)
-                last_imported = before.rating if before is not None else None
-                # The import owns a rating it set and the reader hasn't touched, or a book with no rating at all
-                # that it never rated before (a removed imported rating stays removed).
-                owned = have == last_imported if last_imported is not None else have is None
-                if have == row.rating:
-                    outcome = "unchanged"
-                    if owned:
-                        record.rating = row.rating
-                elif owned:
-                    to_rate[book_id] = row.rating
-                    outcome = "imported" if have is None else "updated"
-                    record.rating = row.rating
-                    if book_id in shelved:
-                        to_unshelve.add(book_id)  # a book the reader has rated leaves want-to-read, as on the site
+            notes, changed = [], set()
+            final = dict(have)
+            for name in FIELD_LABELS:
+                value, note = _decide(name, have[name], new[name], before)
+                if note:
+                    notes.append(note)
+                if value is not None:
+                    final[name] = value
+                    changed.add(name)
+                if new[name] not in (None, "") and (value is not None or have[name] == new[name]):
+                    setattr(record, name, new[name])  # the import owns it now
+            if final["rating"] is not None and final["shelf"] is None:
+                final["shelf"] = Shelf.READ  # a rated book is on Read, as when rating on the site
+                changed.add("shelf")
+            if "rating" in changed:
+                to_rate[book_id] = final["rating"]
+            if changed & {"shelf", "date_read", "read_count"} or (entry is not None and row.date_added
+                                                                  and row.date_added < timezone.localdate(entry.added)):
+                target = entry if entry is not None else ShelfEntry(user=user, book_id=book_id)
+                target.shelf = final["shelf"]
+                target.date_read = final["date_read"]
+                target.read_count = max(final["read_count"] or 0, 1 if final["shelf"] == Shelf.READ else 0)
+                if row.date_added and (entry is None or row.date_added < timezone.localdate(entry.added)):
+                    if entry is not None:
+                        notes.append(f"Date Added: {row.date_added.isoformat()}, the earlier of Goodreads' and BookRec's.")
+                        changed.add("added")
+                    target.added = _start_of_day(row.date_added)
+                (new_entries if entry is None else changed_entries)[book_id] = target
+            if "review" in changed:
+                if review is None:
+                    new_reviews.append(Review(user=user, book_id=book_id, text=final["review"]))
                 else:
-                    skip(row, "kept")
-                    outcome = "kept"
-            else:  # on to-read
-                if book_id in shelved or book_id in current:
-                    outcome = "unchanged"
-                elif before is not None and before.shelved:
-                    outcome = "unchanged"  # the reader took it off want-to-read since; respect that
-                else:
-                    to_shelve.add(book_id)
-                    record.shelved = True
-                    outcome = "shelved"
-            if outcome != "kept":
-                counts[outcome] += 1
+                    review.text = final["review"]
+                    review.updated = timezone.now()  # bulk_update skips auto_now
+                    changed_reviews.append(review)
+            if before is not None and before.review and not row.review and have["review"] == before.review:
+                gone_reviews.append(book_id)  # the review the import wrote was deleted on Goodreads
+                record.review = ""
+            if "rating" in changed:
+                outcome = "imported" if have["rating"] is None else "updated"
+            elif changed and have["shelf"] is None and final["rating"] is None:
+                outcome = "shelved"
+            elif changed:
+                outcome = "updated"
+            elif notes:
+                outcome = "kept"
+            elif final["shelf"] is None:
+                outcome = "not_shelved"
+            else:
+                outcome = "unchanged"
+            report(row, outcome, notes, shelf=final["shelf"] or "", rating=final["rating"], book_id=book_id)
             records.append(record)
 
         set_ratings(user, to_rate)
-        for batch in in_batches(sorted(to_unshelve)):
-            ShelfEntry.objects.filter(user=user, book_id__in=batch).delete()
-        ShelfEntry.objects.bulk_create(
-            [ShelfEntry(user=user, book_id=book_id) for book_id in sorted(to_shelve)], ignore_conflicts=True
-        )
+        ShelfEntry.objects.bulk_create(new_entries.values(), batch_size=1000)
+        ShelfEntry.objects.bulk_update(changed_entries.values(), ["shelf", "date_read", "read_count", "added"], batch_size=1000)
+        Review.objects.bulk_create(new_reviews, batch_size=1000)
+        Review.objects.bulk_update(changed_reviews, ["text", "updated"], batch_size=1000)
+        for batch in in_batches(gone_reviews):
+            Review.objects.filter(user=user, book_id__in=batch).delete()
         ImportedBook.objects.bulk_create(
             records,
             update_conflicts=True,
             unique_fields=["user", "book"],
-            update_fields=["rating", "shelved", "goodreads_book_id", "date_read", "imported"],
+            update_fields=[*FIELD_LABELS, "goodreads_book_id", "pages", "goodreads_row", "imported"],
         )
         return GoodreadsImport.objects.create(
             user=user,
             filename=filename[:255],
             rows=len(rows),
-            report={"counts": dict(counts), "skipped": skipped},
+            report={"version": 2, "counts": dict(counts), "problems": dict(problems), "rows": listed},
         )

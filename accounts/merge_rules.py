@@ -2,7 +2,7 @@
 
 from django.utils import timezone
 
-from .models import Rating, Review, ShelfEntry
+from .models import READING_ORDER, Rating, Review, ShelfEntry
 from .ratings import refresh_rating_summaries
 
 
@@ -18,8 +18,9 @@ def ratings_moved(keep, moved_ids):
     refresh_rating_summaries([keep.pk])
 
 
-def kept_then_earliest_shelf_entry(entry, keep_id):
-    return (entry.book_id == keep_id, -entry.added.timestamp(), -entry.pk)
+def furthest_shelf_entry(entry, keep_id):
+    # The shelf furthest along (a book read as one edition is read), then the kept book's, then the earliest.
+    return (READING_ORDER.get(entry.shelf, 0), entry.book_id == keep_id, -entry.added.timestamp(), -entry.pk)
 
 
 def latest_review_wins(review, keep_id):
@@ -31,5 +32,5 @@ def register():
     from catalog.merge import register_merge_rule
 
     register_merge_rule(Rating, rank=latest_rating_wins, after=ratings_moved)
-    register_merge_rule(ShelfEntry, rank=kept_then_earliest_shelf_entry)
+    register_merge_rule(ShelfEntry, rank=furthest_shelf_entry)
     register_merge_rule(Review, rank=latest_review_wins)

@@ -4,6 +4,7 @@ from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 
 class UserManager(BaseUserManager):
@@ -100,8 +101,9 @@ class Rater(models.Model):
         ]
 
     def __str__(self):
+        # Staff see raters in the admin: a site reader by email (one query unless the user is loaded).
         if self.user_id:
-            return f"reader #{self.user_id}"
+            return self.user.email
         return f"{self.source} reader {self.external_id}"
 
 
@@ -127,27 +129,49 @@ class Rating(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.rater} rated {self.book_id}: {self.value}"
+        return f"{self.rater} rated {self.book.title}: {self.value}"
+
+
+class Shelf(models.TextChoices):
+    """Goodreads' three exclusive shelves: a book is on one of them at most. The values are Goodreads' names."""
+
+    TO_READ = "to-read", "Want to read"
+    CURRENTLY_READING = "currently-reading", "Currently reading"
+    READ = "read", "Read"
+
+
+# Shelves in reading order: where two records of one book disagree (an import, a merge), the one further along wins.
+READING_ORDER = {Shelf.TO_READ: 0, Shelf.CURRENTLY_READING: 1, Shelf.READ: 2}
 
 
 class ShelfEntry(models.Model):
-    """A book on a reader's want-to-read shelf."""
+    """A book on one of a reader's exclusive shelves: want to read, currently reading or read.
+
+    A rated book is on Read (accounts.ratings puts it there); moving it to another shelf keeps the rating.
+    """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="shelf_entries")
     book = models.ForeignKey("catalog.Book", on_delete=models.CASCADE, related_name="shelf_entries")
-    added = models.DateTimeField(auto_now_add=True)
+    shelf = models.CharField(max_length=20, choices=Shelf.choices, default=Shelf.TO_READ)
+    # Not auto_now_add: a Goodreads import brings the day the reader added the book there.
+    added = models.DateTimeField(default=timezone.now)
+    date_read = models.DateField(null=True, blank=True, help_text="The day the reader finished it, if they said.")
+    read_count = models.PositiveSmallIntegerField(default=0, help_text="Times read (Goodreads' Read Count).")
 
     class Meta:
         ordering = ["-added", "-id"]
         verbose_name_plural = "shelf entries"
-        constraints = [models.UniqueConstraint(fields=["user", "book"], name="shelfentry_unique_user_book")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "book"], name="shelfentry_unique_user_book"),
+            models.CheckConstraint(condition=models.Q(shelf__in=Shelf.values), name="shelfentry_known_shelf"),
+        ]
         indexes = [
-            # My books: the want-to-read list, newest first.
-            models.Index(fields=["user", "-added"], name="shelfentry_user_added_idx"),
+            # My books: one shelf of a reader, newest first (and its count).
+            models.Index(fields=["user", "shelf", "-added"], name="shelfentry_user_shelf_idx"),
         ]
 
     def __str__(self):
-        return f"{self.user} wants to read {self.book}"
+        return f"{self.user}: {self.book} on {self.get_shelf_display()}"
 
 
 class GoodreadsImport(models.Model):
@@ -157,7 +181,9 @@ class GoodreadsImport(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     filename = models.CharField(max_length=255, blank=True)
     rows = models.PositiveIntegerField(default=0)
-    # {"counts": {outcome: n}, "skipped": [{"title", "author", "reason"}]}: what the results page lists.
+    # What the results page lists. Version 2: {"version": 2, "counts": {outcome: n}, "problems": {column: n},
+    # "rows": [{"line", "title", "author", "book", "outcome", "shelf", "rating", "notes"}]}, every row of the file.
+    # Imports before it: {"counts": {outcome: n}, "skipped": [{"title", "author", "reason"}]}.
     report = models.JSONField(default=dict)
 
     class Meta:
@@ -180,10 +206,16 @@ class ImportedBook(models.Model):
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="imported_books")
     book = models.ForeignKey("catalog.Book", on_delete=models.CASCADE, related_name="+")
+    # What the last import set, field by field; "" / None where it set nothing.
     rating = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Stars the import last set, if any.")
-    shelved = models.BooleanField(default=False, help_text="The import put this book on want-to-read.")
-    goodreads_book_id = models.PositiveBigIntegerField(null=True, blank=True)
+    shelf = models.CharField(max_length=20, blank=True, help_text="Exclusive shelf the import last set, if any.")
     date_read = models.DateField(null=True, blank=True)
+    read_count = models.PositiveSmallIntegerField(null=True, blank=True)
+    review = models.TextField(blank=True)
+    goodreads_book_id = models.PositiveBigIntegerField(null=True, blank=True)
+    pages = models.PositiveIntegerField(null=True, blank=True, help_text="Goodreads' Number of Pages of the reader's edition.")
+    # The whole Goodreads row, so the export gives back the columns BookRec doesn't model (Publisher, Private Notes, ...).
+    goodreads_row = models.JSONField(default=dict, blank=True)
     imported = models.DateTimeField(auto_now=True)
 
     class Meta:

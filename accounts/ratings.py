@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from catalog.models import BAYES_PRIOR_COUNT, BAYES_PRIOR_MEAN, Book
 
-from .models import Rater, Rating
+from .models import Rater, Rating, Shelf, ShelfEntry
 
 VALID_VALUES = range(1, 6)
 
@@ -78,13 +78,28 @@ def _refresh_averages(books):
     )
 
 
+def put_rated_on_read(user, book_ids):
+    """Rated books go on Read, as on Goodreads: from another shelf they move (keeping their dates and count),
+    otherwise they are added without a finish date, read once."""
+    book_ids = sorted(set(book_ids))
+    for batch in in_batches(book_ids):
+        ShelfEntry.objects.filter(user=user, book_id__in=batch).exclude(shelf=Shelf.READ).update(
+            shelf=Shelf.READ, read_count=Greatest(F("read_count"), 1)
+        )
+    ShelfEntry.objects.bulk_create(
+        [ShelfEntry(user=user, book_id=book_id, shelf=Shelf.READ, read_count=1) for book_id in book_ids],
+        ignore_conflicts=True,
+    )
+
+
 @transaction.atomic
 def set_rating(user, book, value):
-    """Rate a book 1–5 for a site reader, replacing any earlier rating. Returns the Rating."""
+    """Rate a book 1–5 for a site reader, replacing any earlier rating, and put it on Read. Returns the Rating."""
     value = int(value)
     if value not in VALID_VALUES:
         raise ValueError("A rating is a whole number of stars from 1 to 5.")
     rater = rater_for(user)
+    put_rated_on_read(user, [book.pk])
     rating = Rating.objects.select_for_update().filter(rater=rater, book=book).first()
     old_value = rating.value if rating else None
     if rating is None:

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from catalog.models import Book, BookAuthor
 
-from .models import ImportedBook, Rating
+from .models import ImportedBook, Rating, Shelf, ShelfEntry
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 TOP_GENRES = 10
@@ -26,25 +26,25 @@ class ReadBook:
 def read_entries(user):
     """The rows that say a reader has read a book, one per book: what every stat counts.
 
-    Until the exclusive shelves land, a book counts as read when the reader rated it (a want-to-read
-    entry is not read). With the Read shelf, this and books_read() below are the only code to change:
-    the shelf's entries, and their date_read (falling back to when the book was shelved).
+    A book counts as read when it is on the reader's Read shelf (rating a book puts it there).
     """
-    return Rating.objects.filter(rater__user=user)
+    return ShelfEntry.objects.filter(user=user, shelf=Shelf.READ)
 
 
 def books_read(user):
-    """Every book the reader has read, with the day they finished it.
+    """Every book the reader has read, with the day they finished it and its pages.
 
-    The day is the Goodreads "Date Read" the import kept for the book, else the day the reader rated it.
+    The day is the finish date on the Read shelf (the Goodreads import brings Date Read there), else the day
+    the book went on the shelf. Pages are the catalog's, else the reader's edition's from their Goodreads export.
     """
-    imported_dates = dict(
-        ImportedBook.objects.filter(user=user, date_read__isnull=False).values_list("book_id", "date_read")
+    stars = dict(Rating.objects.filter(rater__user=user).values_list("book_id", "value"))
+    edition_pages = dict(
+        ImportedBook.objects.filter(user=user, pages__isnull=False).values_list("book_id", "pages")
     )
-    rows = read_entries(user).values_list("book_id", "value", "created", "book__pages")
+    rows = read_entries(user).values_list("book_id", "date_read", "added", "book__pages")
     return [
-        ReadBook(book_id, imported_dates.get(book_id) or timezone.localdate(created), value, pages)
-        for book_id, value, created, pages in rows
+        ReadBook(book_id, date_read or timezone.localdate(added), stars.get(book_id), pages or edition_pages.get(book_id))
+        for book_id, date_read, added, pages in rows
     ]
 
 

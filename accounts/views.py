@@ -13,7 +13,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Prefetch
+from django.db.models import Count, F, OuterRef, Prefetch, Subquery
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -29,19 +29,26 @@ from catalog.models import Book, BookAuthor, Genre
 from catalog.svg_charts import bar_chart
 from recommender.api import popular_books
 
-from . import digests, goodreads
+from . import digests, goodreads, library_export
 from . import stats as reading
 from .api import reader_book_state
-from .forms import DeleteAccountForm, GoodreadsImportForm, ProfileForm, ReadingGoalForm, ReviewForm
-from .models import GoodreadsImport, Rating, ReadingGoal, Review, ShelfEntry
+from .forms import (
+    DeleteAccountForm,
+    GoodreadsImportForm,
+    ImportRowsForm,
+    MyBooksForm,
+    ProfileForm,
+    RateForm,
+    ReadingGoalForm,
+    ReviewForm,
+    ShelfForm,
+    first_error,
+)
+from .models import GoodreadsImport, Rating, ReadingGoal, Review, Shelf, ShelfEntry
 from .ratings import remove_all_ratings, remove_rating, set_rating
+from .shelves import ShelfError, move_to_shelf
 
 PAGE_SIZE = 20
-RATING_SORTS = {
-    "recent": ("-updated", "-id"),
-    "stars": ("-value", "-updated", "-id"),
-    "title": ("book__title", "book_id"),
-}
 GOODREADS_IMPORTS_PER_HOUR = 10
 ONBOARDING_GENRES = 6
 ONBOARDING_BOOKS_PER_GENRE = 4
@@ -75,7 +82,7 @@ def reader_action(view):
         if request.user.is_authenticated:
             return view(request, pk, *args, **kwargs)
         if wants_json(request):
-            return JsonResponse({"error": "Log in to rate books and keep a want-to-read shelf."}, status=403)
+            return JsonResponse({"error": "Log in to rate books and keep your shelves."}, status=403)
         return redirect_to_login(safe_next(request, reverse("catalog:book_detail", args=[pk])))
 
     return wrapper
@@ -100,18 +107,18 @@ def book_state_response(request, book, message):
 @reader_action
 def rate(request, pk):
     book = get_object_or_404(Book, pk=pk)
-    if request.POST.get("remove"):
+    form = RateForm(request.POST)
+    if not form.is_valid():
+        return bad_request(request, first_error(form))
+    if form.cleaned_data["remove"]:
         with transaction.atomic():
             removed = remove_rating(request.user, book)
+        # The book stays on its shelf: the reader still read it.
         return book_state_response(request, book, f"Removed your rating of {book.title}." if removed else "")
-    value = request.POST.get("value", "").strip()
-    if value not in {"1", "2", "3", "4", "5"}:
-        return bad_request(request, "A rating is a whole number of stars from 1 to 5.")
+    value = form.cleaned_data["value"]
     with transaction.atomic():
-        set_rating(request.user, book, int(value))
-        # A book the reader has rated leaves their want-to-read shelf.
-        ShelfEntry.objects.filter(user=request.user, book=book).delete()
-    stars = "star" if value == "1" else "stars"
+        set_rating(request.user, book, value)  # and puts it on Read
+    stars = "star" if value == 1 else "stars"
     return book_state_response(request, book, f"You rated {book.title} {value} {stars}.")
 
 
@@ -119,16 +126,31 @@ def rate(request, pk):
 @reader_action
 def shelf(request, pk):
     book = get_object_or_404(Book, pk=pk)
-    action = request.POST.get("action")
-    if action not in {"add", "remove"}:
-        return bad_request(request, "Choose to add the book to want-to-read or remove it.")
+    form = ShelfForm(request.POST)
+    if not form.is_valid():
+        return bad_request(request, first_error(form))
+    target = form.target_shelf
     with transaction.atomic():
-        if action == "add":
-            ShelfEntry.objects.get_or_create(user=request.user, book=book)
-            message = f"Added {book.title} to want-to-read."
-        else:
-            ShelfEntry.objects.filter(user=request.user, book=book).delete()
-            message = f"Removed {book.title} from want-to-read."
+        before = ShelfEntry.objects.filter(user=request.user, book=book).first()
+        if target is None and form.legacy_remove:
+            # The first version's "✓ Want to read" toggle: off want-to-read only, never off Read.
+            if before is not None and before.shelf != Shelf.TO_READ:
+                return book_state_response(request, book, "")
+        try:
+            entry = move_to_shelf(request.user, book, target, **form.details())
+        except ShelfError as error:
+            transaction.set_rollback(True)
+            return bad_request(request, str(error))
+    if entry is None:
+        message = f"Removed {book.title} from your shelves." if before is not None else ""
+    elif before is None:
+        message = f"Added {book.title} to {entry.get_shelf_display()}."
+    elif before.shelf != entry.shelf:
+        message = f"Moved {book.title} to {entry.get_shelf_display()}."
+    elif form.details():
+        message = f"Saved the dates of {book.title}."
+    else:
+        message = f"{book.title} is on {entry.get_shelf_display()}."
     return book_state_response(request, book, message)
 
 
@@ -206,51 +228,68 @@ def _author_prefetch(prefix):
     )
 
 
+def shelf_counts(user):
+    """[(shelf, label, books on it)] in Goodreads' order, in one query."""
+    counts = dict(ShelfEntry.objects.filter(user=user).order_by().values_list("shelf").annotate(n=Count("id")))
+    return [(value, label, counts.get(value, 0)) for value, label in Shelf.choices]
+
+
+def _my_books_order(user, sort):
+    """ORDER BY for one of MyBooksForm.SORTS, with the annotations it needs. Undated and unrated books go last."""
+    if sort == "title":
+        return {}, ["book__title", "book_id"]
+    if sort == "author":
+        first_author = BookAuthor.objects.filter(book=OuterRef("book_id")).order_by("position").values("author__name")
+        return {"first_author": Subquery(first_author[:1])}, [F("first_author").asc(nulls_last=True), "book__title", "book_id"]
+    if sort == "rating":
+        stars = Rating.objects.filter(rater__user=user, book=OuterRef("book_id")).values("value")
+        return {"my_stars": Subquery(stars[:1])}, [F("my_stars").desc(nulls_last=True), "-added", "-id"]
+    if sort == "read":
+        return {}, [F("date_read").desc(nulls_last=True), "-added", "-id"]
+    return {}, ["-added", "-id"]
+
+
 @login_required
 def my_books(request):
-    showing_shelf = request.GET.get("list") == "want"
-    sort = request.GET.get("sort") if request.GET.get("sort") in RATING_SORTS else "recent"
-    stars = request.GET.get("stars") if request.GET.get("stars") in {"1", "2", "3", "4", "5"} else ""
-    rated_total = Rating.objects.filter(rater__user=request.user).count()
-    shelf_total = ShelfEntry.objects.filter(user=request.user).count()
-    if showing_shelf:
-        entries = (
-            ShelfEntry.objects.filter(user=request.user)
-            .select_related("book")
-            .prefetch_related(_author_prefetch("book__"))
-            .order_by("-added", "-id")
-        )
-        total = shelf_total
-    else:
-        entries = (
-            Rating.objects.filter(rater__user=request.user)
-            .select_related("book")
-            .prefetch_related(_author_prefetch("book__"))
-            .order_by(*RATING_SORTS[sort])
-        )
-        total = rated_total
-        if stars:
-            entries = entries.filter(value=int(stars))
-            total = None  # the paginator counts the filtered list
+    form = MyBooksForm(request.GET)
+    for problem in form.problems():
+        messages.warning(request, problem)
+    shelf = form.value("shelf", Shelf.READ)
+    sort = form.value("sort", "added")
+    stars = form.value("stars", "")
+    tabs = shelf_counts(request.user)
+    counts = {value: count for value, _, count in tabs}
+    annotations, order = _my_books_order(request.user, sort)
+    entries = (
+        ShelfEntry.objects.filter(user=request.user, shelf=shelf)
+        .annotate(**annotations)
+        .select_related("book")
+        .prefetch_related(_author_prefetch("book__"))
+        .order_by(*order)
+    )
+    if stars:
+        entries = entries.filter(book__ratings__rater__user=request.user, book__ratings__value=int(stars))
     paginator = Paginator(entries, PAGE_SIZE)
-    if total is not None:
-        paginator.count = total  # already counted above; saves a query
-    page = paginator.get_page(request.GET.get("page"))
+    if not stars:
+        paginator.count = counts.get(shelf, 0)  # already counted above; saves a query
+    page = paginator.get_page(form.value("page", 1))
     books = [entry.book for entry in page.object_list]
     state = reader_book_state(request.user, books)
     rows = [{"entry": entry, "book": entry.book, "state": state[entry.book.pk]} for entry in page.object_list]
     query = request.GET.copy()
-    query.pop("page", None)
+    for name in ("page", "list"):
+        query.pop(name, None)
+    query["shelf"] = shelf
     return render(
         request,
         "accounts/my_books.html",
         {
-            "showing_shelf": showing_shelf,
+            "shelf": shelf,
+            "shelf_label": Shelf(shelf).label,
+            "tabs": tabs,
             "sort": sort,
-            "sorts": [("recent", "Recently rated"), ("stars", "Stars"), ("title", "Title")],
+            "sorts": list(MyBooksForm.SORTS.items()),
             "stars": stars,
-            "rated_total": rated_total,
-            "shelf_total": shelf_total,
             "page": page,
             "rows": rows,
             "page_query": query.urlencode(),
@@ -374,44 +413,35 @@ def profile(request):
         {
             "form": form,
             "rated_total": Rating.objects.filter(rater__user=request.user).count(),
-            "shelf_total": ShelfEntry.objects.filter(user=request.user).count(),
+            "shelf_counts": [(label, count) for _, label, count in shelf_counts(request.user)],
             "last_import": GoodreadsImport.objects.filter(user=request.user).first(),
         },
         status=400 if form.errors else 200,
     )
 
 
-def _export_rows(user):
-    """Every rating and want-to-read entry of a reader, as flat dicts (two queries plus author prefetches)."""
+def _rating_rows(user):
+    """Every rating of a reader, with when it was made and changed (the library rows carry only the stars)."""
     ratings = (
         Rating.objects.filter(rater__user=user)
         .select_related("book")
         .prefetch_related(_author_prefetch("book__"))
         .order_by("book__title", "book_id")
     )
-    shelf_entries = (
-        ShelfEntry.objects.filter(user=user)
-        .select_related("book")
-        .prefetch_related(_author_prefetch("book__"))
-        .order_by("book__title", "book_id")
-    )
-
-    def book_fields(book):
-        return {
-            "book_id": book.pk,
-            "title": book.title,
-            "authors": book.author_names,
-            "goodreads_book_id": book.goodreads_book_id,
-            "isbn13": book.isbn13,
-            "isbn10": book.isbn10,
+    return [
+        {
+            "book_id": r.book_id,
+            "title": r.book.title,
+            "authors": r.book.author_names,
+            "goodreads_book_id": r.book.goodreads_book_id,
+            "isbn13": r.book.isbn13,
+            "isbn10": r.book.isbn10,
+            "stars": r.value,
+            "rated": r.created.isoformat(),
+            "updated": r.updated.isoformat(),
         }
-
-    rated = [
-        {**book_fields(r.book), "stars": r.value, "rated": r.created.isoformat(), "updated": r.updated.isoformat()}
         for r in ratings
     ]
-    shelved = [{**book_fields(e.book), "added": e.added.isoformat()} for e in shelf_entries]
-    return rated, shelved
 
 
 def _export_reviews(user):
@@ -438,8 +468,14 @@ def _download_name(user, extension):
 @login_required
 @require_GET
 def export_json(request):
-    rated, shelved = _export_rows(request.user)
     user = request.user
+    library = []
+    for row in library_export.library_rows(user):
+        # The CSV's data, typed: ISBNs without Goodreads' spreadsheet quoting, dates as ISO dates.
+        row = {**row, "ISBN": library_export.plain_isbn(row["ISBN"]), "ISBN13": library_export.plain_isbn(row["ISBN13"])}
+        for column in ("Date Read", "Date Added"):
+            row[column] = row[column].replace("/", "-") or None
+        library.append(row)
     data = {
         "account": {
             "email": user.email,
@@ -448,8 +484,8 @@ def export_json(request):
             "recommendation_emails": user.digest_frequency or "off",
         },
         "exported": timezone.now().isoformat(),
-        "ratings": rated,
-        "want_to_read": shelved,
+        "library": library,
+        "ratings": _rating_rows(user),
         "reviews": _export_reviews(user),
         "reading_goals": [
             {"year": year, "books": books}
@@ -464,16 +500,12 @@ def export_json(request):
 @login_required
 @require_GET
 def export_csv(request):
-    rated, shelved = _export_rows(request.user)
-    columns = ["list", "title", "authors", "goodreads_book_id", "isbn13", "isbn10", "stars", "rated", "updated", "added"]
+    """Goodreads' library export format: its columns in its order, ="…" ISBNs and yyyy/mm/dd dates."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{_download_name(request.user, "csv")}"'
-    writer = csv.DictWriter(response, fieldnames=columns, extrasaction="ignore")
+    writer = csv.DictWriter(response, fieldnames=library_export.COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for row in rated:
-        writer.writerow({"list": "rated", **row})
-    for row in shelved:
-        writer.writerow({"list": "want-to-read", **row})
+    writer.writerows(library_export.library_rows(request.user))
     return response
 
 
@@ -490,7 +522,7 @@ def delete_account(request):
             remove_all_ratings(user)
             user.delete()
         logout(request)
-        messages.success(request, "Your account, ratings, shelf and reviews have been deleted.")
+        messages.success(request, "Your account, ratings, shelves and reviews have been deleted.")
         return redirect("catalog:home")
     return render(request, "accounts/delete_account.html", {"form": form}, status=400 if form.errors else 200)
 
@@ -567,29 +599,60 @@ def goodreads_import(request):
     )
 
 
+IMPORT_ROWS_PER_PAGE = 200
+# The counts of imports made before the report listed every row.
+FIRST_REPORT_LABELS = [
+    ("imported", "New ratings"),
+    ("updated", "Ratings updated from Goodreads"),
+    ("shelved", "Added to want-to-read"),
+    ("unchanged", "Already up to date"),
+    ("kept", "Kept your BookRec rating"),
+    ("not_in_catalog", "Not in our catalog"),
+    ("ambiguous", "Ambiguous match"),
+    ("duplicate", "Duplicate rows"),
+    ("bad_rating", "Unreadable rating"),
+    ("nothing", "Not rated, not to-read"),
+]
+
+
 @login_required
 def goodreads_import_result(request, pk):
     result = get_object_or_404(GoodreadsImport, pk=pk, user=request.user)
-    counts = result.report.get("counts", {})
-    summary = [
-        (label, counts.get(key, 0))
-        for key, label in [
-            ("imported", "New ratings"),
-            ("updated", "Ratings updated from Goodreads"),
-            ("shelved", "Added to want-to-read"),
-            ("unchanged", "Already up to date"),
-            ("kept", "Kept your BookRec rating"),
-            ("not_in_catalog", "Not in our catalog"),
-            ("ambiguous", "Ambiguous match"),
-            ("duplicate", "Duplicate rows"),
-            ("bad_rating", "Unreadable rating"),
-            ("nothing", "Not rated, not to-read"),
-        ]
-    ]
+    report = result.report
+    counts = report.get("counts", {})
+    if report.get("version", 1) < 2:
+        return render(
+            request,
+            "accounts/goodreads_import_result.html",
+            {
+                "result": result,
+                "summary": [(label, counts.get(key, 0)) for key, label in FIRST_REPORT_LABELS],
+                "skipped": report.get("skipped", []),
+            },
+        )
+    outcome_form = ImportRowsForm(request.GET)
+    shown = outcome_form.value("outcome", "")
+    rows = [row for row in report.get("rows", []) if not shown or row["outcome"] == shown]
+    page = Paginator(rows, IMPORT_ROWS_PER_PAGE).get_page(outcome_form.value("page", 1))
+    for row in page.object_list:
+        row["outcome_label"] = goodreads.OUTCOMES.get(row["outcome"], row["outcome"])
+        row["shelf_label"] = goodreads.SHELF_NAMES.get(row["shelf"], "")
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
         "accounts/goodreads_import_result.html",
-        {"result": result, "summary": summary, "skipped": result.report.get("skipped", [])},
+        {
+            "result": result,
+            "summary": [(key, label, counts.get(key, 0)) for key, label in goodreads.OUTCOMES.items()],
+            "unrated": sum(1 for row in report.get("rows", []) if row["shelf"] and not row["rating"]),
+            "problems": sorted(report.get("problems", {}).items()),
+            "shown": shown,
+            "shown_label": goodreads.OUTCOMES.get(shown, ""),
+            "page": page,
+            "page_query": query.urlencode(),
+            "listed": True,
+        },
     )
 
 

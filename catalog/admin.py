@@ -60,7 +60,7 @@ class LanguageFilter(admin.SimpleListFilter):
 
 @admin.register(Book)
 class BookAdmin(admin.ModelAdmin):
-    list_display = ["title", "authors_display", "publication_year", "language", "ratings_count", "average_display",
+    list_display = ["title", "authors_display", "publication_year", "language_display", "ratings_count", "average_display",
                     "hidden_from_recommendations"]
     list_filter = ["hidden_from_recommendations", "genres", LanguageFilter, DecadeFilter]
     search_fields = ["title", "original_title", "series", "bookauthor__author__name", "=isbn13", "=isbn10",
@@ -87,6 +87,10 @@ class BookAdmin(admin.ModelAdmin):
         return super().get_queryset(request).prefetch_related(
             Prefetch("bookauthor_set", queryset=BookAuthor.objects.select_related("author").order_by("position"))
         )
+
+    @admin.display(description="Language", ordering="language")
+    def language_display(self, book):
+        return book.language_name
 
     @admin.display(description="Authors")
     def authors_display(self, book):

@@ -5,6 +5,7 @@ from django import forms
 from django.core.cache import cache
 from django.core.validators import MaxValueValidator, MinValueValidator
 
+from .languages import language_name
 from .models import Book, Genre
 
 SORTS = {
@@ -15,12 +16,6 @@ SORTS = {
 }
 RATING_CHOICES = [("", "Any rating"), ("3", "3 stars and up"), ("3.5", "3.5 stars and up"),
                   ("4", "4 stars and up"), ("4.5", "4.5 stars and up")]
-LANGUAGE_NAMES = {"eng": "English", "en-US": "English (US)", "en-GB": "English (UK)", "en-CA": "English (Canada)",
-                  "en": "English", "spa": "Spanish", "fre": "French", "ger": "German", "ara": "Arabic",
-                  "ind": "Indonesian", "por": "Portuguese", "ita": "Italian", "jpn": "Japanese", "nl": "Dutch",
-                  "pol": "Polish", "swe": "Swedish", "dan": "Danish", "fil": "Filipino", "tur": "Turkish",
-                  "per": "Persian", "rus": "Russian", "nor": "Norwegian", "vie": "Vietnamese", "rum": "Romanian"}
-
 
 def language_choices():
     """The languages books are in, cached: a browse page shouldn't scan the catalog for them each time."""
@@ -28,7 +23,7 @@ def language_choices():
     if codes is None:
         codes = sorted(code for code in Book.objects.order_by().values_list("language", flat=True).distinct() if code)
         cache.set("catalog:languages", codes, 600)
-    return [(code, LANGUAGE_NAMES.get(code, code)) for code in codes]
+    return [(code, language_name(code)) for code in codes]
 
 
 class BookFilter(django_filters.FilterSet):

@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models.functions import Upper
 from django.urls import reverse
 
+from .languages import language_name
+
 # Prior for the Bayesian average: a book with few ratings is pulled towards
 # this many ratings at the catalog-wide mean, so three 5-star ratings don't top the charts.
 BAYES_PRIOR_COUNT = 25
@@ -215,6 +217,10 @@ class Book(models.Model):
     @property
     def author_names(self):
         return ", ".join(self.author_list)
+
+    @property
+    def language_name(self):
+        return language_name(self.language)
 
     @property
     def star_counts(self):

@@ -81,6 +81,11 @@ def test_reader_journey(demo_site, page, screenshot, tmp_path):
         "aria-pressed", "true"
     )
     expect(page.get_by_role("button", name="Clear rating").first).to_be_visible()
+    # Rating put it on Read, in place: a rated book offers no "+ Want to read".
+    actions = page.locator("main .book-actions").first
+    expect(actions.get_by_role("button", name="✓ Read")).to_have_attribute("aria-pressed", "true")
+    expect(actions.get_by_role("button", name="+ Want to read")).to_have_count(0)
+    expect(actions.get_by_role("button", name="Want to read", exact=True)).to_be_visible()
     screenshot("reader-05-book-rated")
     assert ratings_of("ada@example.com")["Harry Potter and the Sorcerer's Stone"] == 4
 
@@ -97,7 +102,7 @@ def test_reader_journey(demo_site, page, screenshot, tmp_path):
     page.locator("main ol.book-list h3 a", has_text="1984").first.click()
     page.get_by_role("button", name="+ Want to read").first.click()
     expect(page.get_by_role("button", name="✓ Want to read").first).to_be_visible()
-    page.goto("/my-books/?list=want")
+    page.goto("/my-books/?shelf=to-read")
     expect(page.locator("main li.book-row h3")).to_have_text(["1984"])
     screenshot("reader-07-want-to-read")
 
@@ -125,9 +130,8 @@ def test_reader_journey(demo_site, page, screenshot, tmp_path):
     screenshot("reader-08-goodreads-import")
     rated = ratings_of("ada@example.com")
     assert rated["Dune"] == 4 and rated["Gone Girl"] == 3
-    assert set(ShelfEntry.objects.filter(user__email="ada@example.com").values_list("book__title", flat=True)) == {
-        "1984", "The Great Gatsby"
-    }
+    to_read = ShelfEntry.objects.filter(user__email="ada@example.com", shelf="to-read")
+    assert set(to_read.values_list("book__title", flat=True)) == {"1984", "The Great Gatsby"}
 
     # Export my data: everything above, and only that.
     page.goto("/profile/")
@@ -137,7 +141,7 @@ def test_reader_journey(demo_site, page, screenshot, tmp_path):
     assert data["account"]["email"] == "ada@example.com"
     exported = {row["title"]: row["stars"] for row in data["ratings"]}
     assert exported == rated
-    assert {row["title"] for row in data["want_to_read"]} == {"1984", "The Great Gatsby"}
+    assert {row["Title"] for row in data["library"] if row["Exclusive Shelf"] == "to-read"} == {"1984", "The Great Gatsby"}
     with page.expect_download() as download:
         page.get_by_role("link", name="Download CSV").click()
     assert "Harry Potter and the Sorcerer's Stone" in open(download.value.path(), encoding="utf-8").read()
@@ -288,9 +292,11 @@ def test_without_javascript_search_rate_and_shelve(demo_site, browser, shoot):
         expect(page.locator(".messages")).to_contain_text("Removed your rating of Pride and Prejudice.")
         assert ratings_of("nojs@example.com") == {}
 
-        page.get_by_role("button", name="+ Want to read").first.click()
-        expect(page.locator(".messages")).to_contain_text("Added Pride and Prejudice to want-to-read.")
-        page.goto("/my-books/?list=want")
+        # Still on Read without its rating; it moves to want-to-read with a plain POST.
+        expect(page.locator("main .book-actions").first.get_by_role("button", name="✓ Read")).to_be_visible()
+        page.locator("main .book-actions").first.get_by_role("button", name="Want to read", exact=True).click()
+        expect(page.locator(".messages")).to_contain_text("Moved Pride and Prejudice to Want to read.")
+        page.goto("/my-books/?shelf=to-read")
         expect(page.locator("main li.book-row h3")).to_have_text(["Pride and Prejudice"])
         shoot(page, "nojs-03-want-to-read")
 
@@ -311,3 +317,91 @@ def test_demo_login_from_the_readme_works_in_the_browser(demo_site, page, screen
     page.goto("/recommendations/")
     expect(page.locator("main .book-card .reason").first).to_contain_text("Because you liked")
     screenshot("demo-for-you")
+
+
+SHELF_EXPORT = (
+    "Book Id,Title,Author,Author l-f,Additional Authors,ISBN,ISBN13,My Rating,Average Rating,Publisher,Binding,"
+    "Number of Pages,Year Published,Original Publication Year,Date Read,Date Added,Bookshelves,"
+    "Bookshelves with positions,Exclusive Shelf,My Review,Spoiler,Private Notes,Read Count,Owned Copies\n"
+    '1,"The Hobbit, or There and Back Again",J.R.R. Tolkien,"Tolkien, J.R.R.",,"=""""","=""9780618260300""",5,4.2,,,310,,1937,'
+    '2019/05/12,2018/11/30,,,read,"Loved it.\nTwice.",,,2,0\n'
+    '2,1984,George Orwell,"Orwell, George",,"=""""","=""""",0,4.1,,,,,1949,,2024/01/05,currently-reading,'
+    'currently-reading (#1),currently-reading,,,,1,0\n'
+    '3,Pride and Prejudice,Jane Austen,"Austen, Jane",,"=""""","=""""",x,4.2,,,,,1813,2024/13/45,2020/01/02,,,read,,,,-1,0\n'
+    '4,A Book Nobody Wrote,Imaginary Person,"Person, Imaginary",,"=""""","=""""",4,4.0,,,,,2020,,,,,did-not-finish,,,,1,0\n'
+)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_my_books_shelves_and_the_import_results_fit_and_work(demo_site, browser, sign_in, shoot, tmp_path, width):
+    reader = User.objects.create_user(email=f"shelves{width}@example.com", password=PASSWORD)
+    context = browser.new_context(base_url=demo_site, viewport={"width": width, "height": 900})
+    context.set_default_timeout(10_000)
+    sign_in(context, reader)
+    page = context.new_page()
+
+    def fits():
+        return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+    try:
+        export = tmp_path / "goodreads_library_export.csv"
+        export.write_text(SHELF_EXPORT, encoding="utf-8")
+        page.goto("/import/goodreads/")
+        page.set_input_files("input[type=file]", str(export))
+        page.locator("main").get_by_role("button", name="Import").click()
+        main = page.locator("main")
+        expect(page.get_by_role("heading", name="Every row")).to_be_visible()
+        expect(main.locator("table.import-rows tbody tr")).to_have_count(4)
+        expect(main).to_contain_text("Currently reading, unrated")
+        expect(main).to_contain_text("Date Read “2024/13/45” is not a date")
+        expect(main).to_contain_text("Read Count “-1” is not a whole number")
+        expect(main).to_contain_text("My Rating “x” is not a number from 0 to 5")
+        expect(main).to_contain_text("Exclusive Shelf “did-not-finish” is not one of BookRec's shelves")
+        assert fits(), "the import results overflow the page"
+        shoot(page, f"shelves-01-import-result-{width}")
+
+        page.goto("/my-books/")
+        expect(page.get_by_role("link", name="Read (2)")).to_be_visible()
+        expect(page.get_by_role("link", name="Currently reading (1)")).to_be_visible()
+        row = page.locator("li.book-row", has=page.get_by_role("link", name="The Hobbit"))
+        expect(row).to_contain_text("Read 12 May 2019")
+        expect(row).to_contain_text("read 2 times")
+        assert fits(), "My books overflows the page"
+        shoot(page, f"shelves-02-my-books-{width}")
+
+        # Sorting by title, then editing a finish date with the plain form.
+        page.select_option("#sort", "title")
+        page.get_by_role("button", name="Show").click()
+        expect(page.locator("main li.book-row h3")).to_have_text(["Pride and Prejudice", "The Hobbit"])
+        pride = page.locator("li.book-row", has=page.get_by_role("link", name="Pride and Prejudice"))
+        expect(pride).to_contain_text("Finish date not set")
+        pride.locator("summary", has_text="Edit dates").click()
+        pride.locator("input[name=date_read]").fill("2024-03-31")
+        pride.get_by_role("button", name="Save dates").click()
+        expect(page.locator(".messages")).to_contain_text("Saved the dates of Pride and Prejudice.")
+        expect(page.locator("li.book-row", has=page.get_by_role("link", name="Pride and Prejudice"))).to_contain_text(
+            "Read 31 Mar 2024"
+        )
+
+        # The shelf chooser moves a book in place (JavaScript): 1984 from currently reading to read.
+        page.goto("/my-books/?shelf=currently-reading")
+        nineteen = page.locator("li.book-row", has=page.get_by_role("link", name="1984"))
+        nineteen.get_by_role("button", name="Read", exact=True).click()
+        expect(nineteen.get_by_role("button", name="✓ Read")).to_have_attribute("aria-pressed", "true")
+        expect(nineteen.get_by_role("button", name="Currently reading", exact=True)).to_have_attribute("aria-pressed", "false")
+        assert ShelfEntry.objects.get(user=reader, book__title="1984").shelf == "read"
+        box = nineteen.get_by_role("button", name="✓ Read").bounding_box()
+        assert box["height"] >= 44
+        shoot(page, f"shelves-03-moved-{width}")
+
+        # The book page's shelf chooser fits too, and works from the keyboard.
+        page.goto(Book.objects.get(title="1984").get_absolute_url())
+        actions = page.locator("main .book-actions").first
+        actions.get_by_role("button", name="Want to read", exact=True).focus()
+        page.keyboard.press("Enter")
+        expect(actions.get_by_role("button", name="✓ Want to read")).to_have_attribute("aria-pressed", "true")
+        assert ShelfEntry.objects.get(user=reader, book__title="1984").shelf == "to-read"
+        assert fits(), "the book page overflows"
+        shoot(page, f"shelves-04-book-page-{width}")
+    finally:
+        context.close()

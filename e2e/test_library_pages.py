@@ -11,7 +11,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.digests import unsubscribe_token
-from accounts.models import ImportedBook, ReadingGoal, Review, User
+from accounts.models import ReadingGoal, Review, ShelfEntry, User
 from accounts.ratings import set_rating
 from catalog.models import Author, Book, BookAuthor, Genre
 
@@ -48,9 +48,8 @@ def library(db):
         author, _ = Author.objects.get_or_create(slug=f"author-{n % 3}", defaults={"name": f"Author Number {n % 3}"})
         BookAuthor.objects.create(book=book, author=author, position=0)
         book.genres.add(fantasy if n % 2 else science)
-        set_rating(reader, book, 1 + n % 5)
-        ImportedBook.objects.create(user=reader, book=book, rating=1 + n % 5,
-                                    date_read=datetime.date(this_year - (n % 2), 1 + n, 10))
+        set_rating(reader, book, 1 + n % 5)  # puts it on Read; then its finish date, as the dates form sets it
+        ShelfEntry.objects.filter(user=reader, book=book).update(date_read=datetime.date(this_year - (n % 2), 1 + n, 10))
         books.append(book)
     unread = Book.objects.create(title="An Unreviewed Book")
     return {"reader": reader, "books": books, "unread": unread}

@@ -12,7 +12,7 @@ from .models import ModelArtifact, ModelRun
 class ModelRunAdmin(admin.ModelAdmin):
     list_display = [
         "run", "status", "is_active", "started", "duration", "raters", "books", "ratings", "val_rmse", "val_recall",
-        "has_arrays",
+        "val_ndcg", "val_ratings", "val_users", "epochs_run", "has_arrays",
     ]
     list_filter = ["status", "is_active"]
     ordering = ["-started"]
@@ -83,6 +83,26 @@ class ModelRunAdmin(admin.ModelAdmin):
     def val_recall(self, run):
         value = (run.metrics or {}).get("val_recall_at_10")
         return "—" if value is None else f"{value:.4f}"
+
+    @admin.display(description="NDCG@10")
+    def val_ndcg(self, run):
+        value = (run.metrics or {}).get("val_ndcg_at_10")
+        return "—" if value is None else f"{value:.4f}"
+
+    @admin.display(description="held-out ratings")
+    def val_ratings(self, run):
+        value = (run.metrics or {}).get("val_ratings")
+        return "—" if value is None else f"{value:,}"
+
+    @admin.display(description="validation readers")
+    def val_users(self, run):
+        value = (run.metrics or {}).get("val_users")
+        return "—" if value is None else f"{value:,}"
+
+    @admin.display(description="epochs")
+    def epochs_run(self, run):
+        value = (run.metrics or {}).get("epochs_run")
+        return "—" if value is None else str(value)
 
     @admin.display(description="stored", boolean=True)
     def has_arrays(self, run):

@@ -2,6 +2,8 @@
 
 from django import template
 
+from accounts.models import Shelf
+
 register = template.Library()
 
 
@@ -10,6 +12,12 @@ def star_choices(rating):
     """[(stars, lit)] from 1 up to 5, the order that keyboard focus and screen readers meet them."""
     rating = rating or 0
     return [(stars, stars <= rating) for stars in range(1, 6)]
+
+
+@register.simple_tag
+def shelf_choices():
+    """[(value, label)] of the exclusive shelves, in Goodreads' order."""
+    return Shelf.choices
 
 
 @register.filter

@@ -44,7 +44,8 @@ def test_export_json(reader_client, reader, library):
     assert first["goodreads_book_id"] == 123
     assert first["isbn13"] == "9780000000017"
     assert first["rated"] and first["updated"]
-    assert [(e["title"], bool(e["added"])) for e in data["want_to_read"]] == [("Catch-22", True)]
+    shelves = {(e["Title"], e["Exclusive Shelf"], e["My Rating"]) for e in data["library"]}
+    assert shelves == {("Anna Karenina", "read", 5), ("Beloved", "read", 2), ("Catch-22", "to-read", 0)}
 
 
 def test_export_csv(reader_client, library):
@@ -52,19 +53,20 @@ def test_export_csv(reader_client, library):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
-    assert [(r["list"], r["title"], r["stars"]) for r in rows] == [
-        ("rated", "Anna Karenina", "5"),
-        ("rated", "Beloved", "2"),
-        ("want-to-read", "Catch-22", ""),
+    assert sorted((r["Exclusive Shelf"], r["Title"], r["My Rating"]) for r in rows) == [
+        ("read", "Anna Karenina", "5"),
+        ("read", "Beloved", "2"),
+        ("to-read", "Catch-22", "0"),
     ]
-    assert rows[0]["goodreads_book_id"] == "123"
+    anna = next(r for r in rows if r["Title"] == "Anna Karenina")
+    assert (anna["Book Id"], anna["ISBN13"]) == ("123", '="9780000000017"')
 
 
 def test_export_has_only_my_data(client, other_reader, library):
     client.force_login(other_reader)
     data = client.get(reverse("accounts:export_json")).json()
     assert [(r["title"], r["stars"]) for r in data["ratings"]] == [("Anna Karenina", 1)]
-    assert [e["title"] for e in data["want_to_read"]] == ["Beloved"]
+    assert [(e["Title"], e["Exclusive Shelf"]) for e in data["library"]] == [("Beloved", "to-read"), ("Anna Karenina", "read")]
 
 
 @pytest.mark.parametrize("name", ["accounts:export_json", "accounts:export_csv", "accounts:delete_account", "accounts:profile"])

@@ -74,9 +74,20 @@ def test_imports_ratings_and_to_read(reader_client, reader, catalog):
         "Neuromancer": 3,  # by ISBN-10
         "The Name of the Wind (The Kingkiller Chronicle, #1)": 4,  # by title and author
     }
-    assert list(ShelfEntry.objects.filter(user=reader).values_list("book__title", flat=True)) == ["Gone Girl"]
+    assert dict(ShelfEntry.objects.filter(user=reader).values_list("book__title", "shelf")) == {
+        "The Hobbit": "read",
+        "Dune": "read",
+        "Neuromancer": "read",
+        "The Name of the Wind (The Kingkiller Chronicle, #1)": "read",
+        "Gone Girl": "to-read",
+        "Rebecca": "read",  # read without a rating: on Read, unrated
+    }
     assert result.rows == 9
-    assert result.report["counts"] == {"imported": 4, "shelved": 1, "ambiguous": 1, "not_in_catalog": 1, "nothing": 2}
+    # Hyperion (currently reading) is not in the catalog.
+    assert result.report["counts"] == {"imported": 4, "shelved": 2, "ambiguous": 1, "not_in_catalog": 2}
+    assert [row["outcome"] for row in result.report["rows"]] == [
+        "imported", "imported", "imported", "imported", "ambiguous", "not_in_catalog", "shelved", "shelved", "not_in_catalog"
+    ]
     # Ratings went through accounts.ratings, so the books' summaries are current.
     catalog["hobbit"].refresh_from_db()
     assert (catalog["hobbit"].ratings_count, catalog["hobbit"].ratings_5) == (1, 1)
@@ -87,7 +98,10 @@ def test_results_page_says_what_was_skipped_and_why(reader_client, reader, catal
     response = reader_client.get(upload(reader_client, "goodreads_library_export.csv")["Location"])
     html = response.content.decode()
     assert response.status_code == 200
-    assert "New ratings" in html
+    assert "New rating" in html
+    assert "Added to your shelves, unrated" in html
+    assert "On your shelves without a rating</th><td>2<" in html
+    assert "Rebecca" in html and "Read, unrated" in html
     assert "A Book Nobody Has Heard Of" in html
     assert "Not in our catalog" in html
     assert "More than one book in our catalog could be this one" in html
@@ -106,9 +120,9 @@ def test_importing_again_duplicates_nothing(reader_client, reader, catalog):
     upload(reader_client, "goodreads_library_export.csv")
     upload(reader_client, "goodreads_library_export.csv")
     assert Rating.objects.filter(rater__user=reader).count() == 4
-    assert ShelfEntry.objects.filter(user=reader).count() == 1
+    assert ShelfEntry.objects.filter(user=reader).count() == 6
     second = GoodreadsImport.objects.filter(user=reader).first()
-    assert second.report["counts"]["unchanged"] == 5
+    assert second.report["counts"]["unchanged"] == 6
     catalog["dune"].refresh_from_db()
     assert catalog["dune"].ratings_count == 1
 
@@ -125,23 +139,40 @@ def test_reimport_updates_untouched_ratings_and_keeps_ones_changed_on_the_site(r
     assert ratings["The Hobbit"] == 4  # untouched on BookRec: follows Goodreads (5 → 4)
     assert ratings["Dune"] == 2  # changed on BookRec: kept
     assert "Neuromancer" not in ratings  # removed on BookRec: stays removed
-    assert not ShelfEntry.objects.filter(user=reader).exists()
+    assert not ShelfEntry.objects.filter(user=reader, book=catalog["gone"]).exists()  # taken off: stays off
     report = GoodreadsImport.objects.filter(user=reader).first().report
-    assert report["counts"]["updated"] == 1
-    assert report["counts"]["kept"] == 2
-    assert any(item["title"] == "Dune" and "kept yours" in item["reason"] for item in report["skipped"])
+    assert report["counts"] == {"updated": 1, "kept": 3}
+    notes = {row["title"]: row["notes"] for row in report["rows"]}
+    assert notes["Dune"] == [
+        "My Rating: kept your BookRec 2 stars over Goodreads' 5 stars: you changed it on BookRec after the last import."
+    ]
+    assert notes["Neuromancer"] == ["My Rating: not added back: you removed 3 stars on BookRec after an earlier import."]
+    assert notes["Gone Girl"] == [
+        "Exclusive Shelf: not added back: you removed Want to read on BookRec after an earlier import."
+    ]
+    html = reader_client.get(reverse("accounts:goodreads_import_result", args=[report and GoodreadsImport.objects.first().pk])).content.decode()
+    assert "kept your BookRec 2 stars over Goodreads&#x27; 5 stars" in html
 
 
 def test_a_rating_made_on_the_site_first_is_kept(reader_client, reader, catalog, rate):
     rate(reader, catalog["hobbit"], 2)
     upload(reader_client, "goodreads_library_export.csv")
     assert my_ratings(reader)["The Hobbit"] == 2
+    row = GoodreadsImport.objects.get(user=reader).report["rows"][0]
+    assert row["outcome"] == "updated"  # its Date Read was added
+    assert row["notes"] == [
+        "My Rating: kept your BookRec 2 stars over Goodreads' 5 stars: you set it on BookRec before importing.",
+        "Date Added: 2020-01-02, the earlier of Goodreads' and BookRec's.",
+    ]
+    assert ShelfEntry.objects.get(user=reader, book=catalog["hobbit"]).date_read.isoformat() == "2019-05-12"
 
 
-def test_rated_import_takes_the_book_off_want_to_read(reader_client, reader, catalog):
+def test_a_book_read_on_goodreads_moves_forward_from_want_to_read(reader_client, reader, catalog):
     ShelfEntry.objects.create(user=reader, book=catalog["hobbit"])
     upload(reader_client, "goodreads_library_export.csv")
-    assert not ShelfEntry.objects.filter(user=reader, book=catalog["hobbit"]).exists()
+    assert ShelfEntry.objects.get(user=reader, book=catalog["hobbit"]).shelf == "read"
+    row = GoodreadsImport.objects.get(user=reader).report["rows"][0]
+    assert "Exclusive Shelf: moved from Want to read to Read, as on Goodreads." in row["notes"]
 
 
 def test_bom_is_accepted(reader_client, reader, catalog):
@@ -156,10 +187,13 @@ def test_duplicate_rows_are_reported_once(reader_client, reader, catalog):
     assert GoodreadsImport.objects.get(user=reader).report["counts"]["duplicate"] == 1
 
 
-def test_a_bad_rating_cell_is_skipped_not_fatal(reader_client, reader, catalog):
+def test_a_bad_rating_cell_is_reported_and_the_rest_of_the_row_imported(reader_client, reader, catalog):
     upload(reader_client, "goodreads_bad_rating.csv")
     assert my_ratings(reader) == {"Dune": 4}
-    assert GoodreadsImport.objects.get(user=reader).report["counts"]["bad_rating"] == 1
+    report = GoodreadsImport.objects.get(user=reader).report
+    assert report["problems"] == {"My Rating": 1}
+    assert report["rows"][0]["notes"] == ["My Rating “7” is not a number from 0 to 5, so it was not imported."]
+    assert ShelfEntry.objects.get(user=reader, book=catalog["hobbit"]).shelf == "read"
 
 
 @pytest.mark.parametrize(
@@ -260,8 +294,8 @@ def goodreads_export(rows):
 
 
 def test_query_count_does_not_grow_with_the_file(client, reader, other_reader, db):
-    # 120 books, matched a third each by Goodreads id, ISBN-13 and title and author; rated 1–5, or to-read.
-    # (Under 142, so that SQLite's batches of bulk_create still hold every ImportedBook in one INSERT.)
+    # 72 books, matched a third each by Goodreads id, ISBN-13 and title and author; rated 1–5, or to-read.
+    # (Under 83, so that SQLite's batches of bulk_create still hold every ImportedBook in one INSERT.)
     books = [
         make_book(f"Book Number {n}", f"Writer Surname{n}", goodreads_book_id=700_000 + n, isbn13=f"978{n:010d}")
         for n in range(120)
@@ -286,11 +320,11 @@ def test_query_count_does_not_grow_with_the_file(client, reader, other_reader, d
         assert GoodreadsImport.objects.get(user=user).report["counts"] == {"imported": count * 5 // 6, "shelved": count // 6}
         return len(queries)
 
-    assert queries_for(reader, 12) == queries_for(other_reader, 120)
-    assert Rating.objects.filter(rater__user=other_reader).count() == 100
-    assert ShelfEntry.objects.filter(user=other_reader).count() == 20
+    assert queries_for(reader, 12) == queries_for(other_reader, 72)
+    assert Rating.objects.filter(rater__user=other_reader).count() == 60
+    assert ShelfEntry.objects.filter(user=other_reader, shelf="to-read").count() == 12
     assert stars(books[1]) == (2, [2, 0, 0, 0, 0])  # rated by both readers
-    assert stars(books[119]) == (1, [0, 0, 0, 0, 1])
+    assert stars(books[71]) == (1, [0, 0, 0, 0, 1])
 
 
 def test_close_titles_match_and_enormous_cells_are_not_compared(reader_client, reader, catalog):
@@ -316,7 +350,7 @@ def test_numbers_are_ascii_digits_only(reader_client, reader, catalog):
     response = upload(reader_client, "export.csv", goodreads_export(rows).replace(b"2021/03/04", "٢٠٢١/٠٣/٠٤".encode()))
     assert response.status_code == 302
     assert my_ratings(reader) == {"Neuromancer": 3, "Gone Girl": 5}
-    assert GoodreadsImport.objects.get(user=reader).report["counts"]["bad_rating"] == 3
+    assert GoodreadsImport.objects.get(user=reader).report["problems"] == {"My Rating": 3, "Date Read": 5}
     assert ImportedBook.objects.get(user=reader, book=catalog["neuromancer"]).goodreads_book_id is None
     assert ImportedBook.objects.get(user=reader, book=catalog["gone"]).date_read is None
 

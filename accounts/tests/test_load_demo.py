@@ -190,7 +190,9 @@ def test_demo_user_and_staff_log_in(loaded, client):
     assert all(value >= 4 for value in ratings.values_list("value", flat=True))
     for rating in ratings.select_related("book"):
         assert {"Fantasy", "Science Fiction"} & set(rating.book.genres.values_list("name", flat=True))
-    assert ShelfEntry.objects.filter(user=user).count() == 3
+    assert ShelfEntry.objects.filter(user=user, shelf="to-read").count() == 3
+    # Rated books are on Read, as when a reader rates on the site.
+    assert ShelfEntry.objects.filter(user=user, shelf="read").count() == ratings.count()
 
     response = client.post("/accounts/login/", {"login": demo.DEMO_EMAIL, "password": demo.DEMO_PASSWORD})
     assert response.status_code == 302

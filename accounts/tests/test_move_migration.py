@@ -39,6 +39,7 @@ def test_the_move_keeps_ratings_raters_shelves_and_imports():
     old.get_model("accounts", "ShelfEntry").objects.create(user=rita, book=hobbit)
     old.get_model("accounts", "GoodreadsImport").objects.create(user=rita, filename="export.csv", rows=2)
     old.get_model("accounts", "ImportedBook").objects.create(user=rita, book=emma, rating=2)
+    old.get_model("accounts", "ImportedBook").objects.create(user=rita, book=hobbit, shelved=True)
     old_ids = sorted(OldRating.objects.values_list("pk", flat=True))
     old_content_type = old.get_model("contenttypes", "ContentType").objects.get_or_create(app_label="recommender", model="rating")[0]
 
@@ -49,9 +50,12 @@ def test_the_move_keeps_ratings_raters_shelves_and_imports():
     assert sorted(Rating.objects.filter(rater__user=rita).values_list("book__title", "value")) == [("Dune", 5), ("Emma", 2)]
     assert Rating.objects.get(rater__source="goodbooks", rater__external_id="314").value == 4
     assert Rater.objects.count() == 2
-    assert list(ShelfEntry.objects.filter(user=rita).values_list("book__title", flat=True)) == ["The Hobbit"]
+    # The want-to-read entry stays there; the rated books go on Read (migration 0006).
+    assert sorted(ShelfEntry.objects.filter(user=rita).values_list("book__title", "shelf")) == [
+        ("Dune", "read"), ("Emma", "read"), ("The Hobbit", "to-read")]
     assert GoodreadsImport.objects.get(user=rita).filename == "export.csv"
-    assert ImportedBook.objects.get(user=rita).rating == 2
+    imported = {record.book.title: (record.rating, record.shelf) for record in ImportedBook.objects.filter(user=rita)}
+    assert imported == {"Emma": (2, "read"), "The Hobbit": (None, "to-read")}
     # The renamed table still hands out new ids, and the model's permissions kept their content type.
     new_rating = set_rating(rita, Book.objects.get(title="The Hobbit"), 4)
     assert new_rating.pk > max(old_ids)

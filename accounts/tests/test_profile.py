@@ -2,6 +2,8 @@
 
 from django.urls import reverse
 
+from accounts.models import ShelfEntry
+
 
 def test_profile_links(reader_client):
     html = reader_client.get(reverse("accounts:profile")).content.decode()
@@ -30,3 +32,11 @@ def test_profile_only_changes_my_own_account(reader_client, reader, other_reader
     reader.refresh_from_db()
     assert other_reader.display_name == "Otto"
     assert reader.email == "reader@example.com"
+
+
+def test_profile_counts_each_shelf(reader_client, reader, books, rate):
+    rate(reader, books[0], 4)
+    ShelfEntry.objects.create(user=reader, book=books[1], shelf="currently-reading")
+    ShelfEntry.objects.create(user=reader, book=books[2], shelf="to-read")
+    html = reader_client.get("/profile/").content.decode()
+    assert "1 rating, 1 on Want to read, 1 on Currently reading, 1 on Read." in html

@@ -1,11 +1,15 @@
 """Rating a book: POST /books/<pk>/rate/, with and without JavaScript."""
 
+from datetime import date, timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import Rating, ShelfEntry
+from accounts.ratings import remove_rating
 
 
 def rating_of(user, book):
@@ -106,7 +110,7 @@ def test_fetch_gets_the_new_state_as_json(reader_client, reader, book, books, ra
     data = response.json()
     assert data["book"] == book.pk
     assert data["rating"] == 3
-    assert data["shelved"] is False
+    assert data["shelf"] == "read"
     assert data["rated_count"] == 2
 
 
@@ -118,10 +122,33 @@ def test_fetch_with_a_bad_value_gets_400_json(reader_client, book):
     assert "1 to 5" in response.json()["error"]
 
 
-def test_rating_a_book_takes_it_off_want_to_read(reader_client, reader, book):
-    ShelfEntry.objects.create(user=reader, book=book)
+@pytest.mark.parametrize("shelf", ["to-read", "currently-reading"])
+def test_rating_a_book_moves_it_to_read_keeping_its_dates(reader_client, reader, book, shelf):
+    entry = ShelfEntry.objects.create(user=reader, book=book, shelf=shelf, added=timezone.now() - timedelta(days=30))
     reader_client.post(reverse("accounts:rate", args=[book.pk]), {"value": "5"})
-    assert not ShelfEntry.objects.filter(user=reader, book=book).exists()
+    moved = ShelfEntry.objects.get(user=reader, book=book)
+    assert (moved.shelf, moved.added, moved.date_read, moved.read_count) == ("read", entry.added, None, 1)
+
+
+def test_rating_an_unshelved_book_puts_it_on_read_without_a_date(reader_client, reader, book):
+    reader_client.post(reverse("accounts:rate", args=[book.pk]), {"value": "2"})
+    entry = ShelfEntry.objects.get(user=reader, book=book)
+    assert (entry.shelf, entry.date_read) == ("read", None)
+
+
+def test_rating_a_read_book_again_keeps_its_finish_date(reader_client, reader, book, rate):
+    rate(reader, book, 3)
+    ShelfEntry.objects.filter(user=reader, book=book).update(date_read=date(2024, 3, 31), read_count=2)
+    reader_client.post(reverse("accounts:rate", args=[book.pk]), {"value": "4"})
+    entry = ShelfEntry.objects.get(user=reader, book=book)
+    assert (entry.shelf, entry.date_read, entry.read_count) == ("read", date(2024, 3, 31), 2)
+
+
+def test_clearing_a_rating_keeps_the_book_on_read(reader_client, reader, book, rate):
+    rate(reader, book, 3)
+    reader_client.post(reverse("accounts:rate", args=[book.pk]), {"remove": "1"})
+    assert not Rating.objects.filter(rater__user=reader).exists()
+    assert ShelfEntry.objects.get(user=reader, book=book).shelf == "read"
 
 
 def test_ratings_of_two_readers_are_separate(client, reader, other_reader, book, rate):
@@ -155,6 +182,7 @@ def test_book_actions_partial_shows_the_readers_rating(reader_client, reader, bo
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=st.text(max_size=20), remove=st.sampled_from(["", None]), next_url=st.text(max_size=40))
 def test_fuzzed_rating_posts_never_500(reader_client, reader, book, value, remove, next_url):
+    remove_rating(reader, book)  # examples share the database: each starts unrated
     data = {"value": value, "next": next_url}
     if remove is not None:
         data["remove"] = remove

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import ImportedBook, ReadingGoal
+from accounts.models import ImportedBook, ReadingGoal, ShelfEntry
 from catalog.models import Genre
 
 from .conftest import make_book
@@ -16,11 +16,11 @@ GOAL = reverse("accounts:reading_goal")
 
 
 def read_on(user, book, stars, day):
-    """Rate a book and date the reading as the Goodreads import would (ImportedBook.date_read)."""
+    """Rate a book (which puts it on Read) and give it a finish date, as the shelf's dates form would."""
     from accounts.ratings import set_rating
 
     set_rating(user, book, stars)
-    ImportedBook.objects.create(user=user, book=book, rating=stars, date_read=day)
+    ShelfEntry.objects.filter(user=user, book=book).update(date_read=day)
 
 
 def table(html, caption):
@@ -179,3 +179,15 @@ def test_goals_are_in_the_json_export(reader_client, reader):
     data = reader_client.get(reverse("accounts:export_json")).json()
     assert data["reading_goals"] == [{"year": 2024, "books": 30}, {"year": 2025, "books": 12}]
     assert data["account"]["recommendation_emails"] == "off"
+
+
+def test_the_read_shelf_is_what_counts(reader_client, reader, db):
+    this_year = timezone.localdate().year
+    unrated = make_book("Read Unrated", "Ann Author")
+    ShelfEntry.objects.create(user=reader, book=unrated, shelf="read", date_read=datetime.date(this_year, 2, 3))
+    # Pages from the reader's own edition when the catalog doesn't know them (the Goodreads import keeps them).
+    ImportedBook.objects.create(user=reader, book=unrated, pages=250)
+    ShelfEntry.objects.create(user=reader, book=make_book("Wanted", "Ann Author"), shelf="to-read")
+    ShelfEntry.objects.create(user=reader, book=make_book("Reading", "Ann Author"), shelf="currently-reading")
+    html = reader_client.get(STATS).content.decode()
+    assert table(html, "Books and pages read per year")[-1] == [str(this_year), "1", "250"]

@@ -270,7 +270,7 @@ def test_every_signed_in_post_is_refused_without_a_csrf_token(shelf_world, reade
     assert reader.check_password(PASSWORD)
     assert User.objects.filter(pk=reader.pk).exists()
     assert Rating.objects.get(rater__user=reader).value == 5
-    assert not ShelfEntry.objects.filter(user=reader, book=shelf_world["books"]["mine"]).exists()
+    assert ShelfEntry.objects.get(user=reader, book=shelf_world["books"]["mine"]).shelf == "read"  # as rated, unchanged
 
 
 def test_a_forged_token_is_refused_too(shelf_world, reader):

@@ -62,7 +62,7 @@ def test_merge_moves_ratings_and_shelves_without_loss_or_double(staff_client, du
     set_rating(staff, third, 1)
     dataset_reader = Rater.objects.create(source="goodbooks", external_id="42")
     Rating.objects.create(rater=dataset_reader, book=third, value=3)
-    ShelfEntry.objects.create(user=reader, book=dupe)
+    # Rated books are on Read; the reader's third book and the other reader's kept one are on want-to-read.
     ShelfEntry.objects.create(user=reader, book=third)
     ShelfEntry.objects.create(user=other_reader, book=keep)
 
@@ -78,8 +78,9 @@ def test_merge_moves_ratings_and_shelves_without_loss_or_double(staff_client, du
     assert list(Book.objects.values_list("pk", flat=True)) == [keep.pk]
     assert sorted((email or "dataset", value) for email, value in Rating.objects.values_list("rater__user__email", "value")) == [
         ("dataset", 3), ("other@example.com", 4), ("reader@example.com", 5), ("staff@example.com", 1)]
-    assert sorted(ShelfEntry.objects.values_list("user__email", "book_id")) == [
-        ("other@example.com", keep.pk), ("reader@example.com", keep.pk)]
+    # One entry per reader; the shelf furthest along wins (the other reader read the duplicate).
+    assert sorted(ShelfEntry.objects.values_list("user__email", "book_id", "shelf")) == [
+        ("other@example.com", keep.pk, "read"), ("reader@example.com", keep.pk, "read"), ("staff@example.com", keep.pk, "read")]
     keep.refresh_from_db()
     assert (keep.ratings_count, keep.ratings_5, keep.ratings_4, keep.ratings_3, keep.ratings_1) == (4, 1, 1, 1, 1)
     assert keep.average_rating == 3.25

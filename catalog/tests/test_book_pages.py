@@ -112,3 +112,19 @@ def test_pages_satisfy_the_content_security_policy(client, catalog, url):
     response = client.get(url)
     assert response.status_code == 200
     assert_csp_clean(response.content.decode())
+
+
+@pytest.mark.parametrize("code, name", [("eng", "English"), ("en-US", "English (US)"), ("spa", "Spanish"), ("nl", "Dutch"),
+                                        ("xx-unknown", "xx-unknown")])
+def test_languages_are_shown_by_name(client, catalog, code, name):
+    book = catalog["hp1"]
+    Book.objects.filter(pk=book.pk).update(language=code)
+    html = client.get(f"/books/{book.pk}/").content.decode()
+    assert f"<dt>Language</dt><dd>{name}</dd>" in html
+
+
+def test_the_browse_language_filter_offers_names(client, catalog):
+    html = client.get("/books/").content.decode()
+    assert '<option value="eng">English</option>' in html
+    assert '<option value="spa">Spanish</option>' in html
+    assert ">eng<" not in html

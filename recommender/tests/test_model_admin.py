@@ -117,3 +117,16 @@ def test_rater_list_loads(staff_client, taste_catalog):
     response = staff_client.get(reverse("admin:accounts_rater_changelist"), {"q": "7"})
     assert response.status_code == 200
     assert [rater.external_id for rater in response.context["cl"].result_list] == ["7"]
+
+
+def test_run_list_shows_every_metric(staff_client, db):
+    metrics = {"val_rmse": 0.8123, "val_recall_at_10": 0.1234, "val_ndcg_at_10": 0.2345, "val_ratings": 12345,
+               "val_users": 678, "epochs_run": 9}
+    ModelRun.objects.create(status=ModelRun.Status.SUCCEEDED, metrics=metrics)
+    html = staff_client.get(RUNS).content.decode()
+    headers = [header.lower() for header in staff_client.get(RUNS).context["cl"].list_display]
+    assert {"val_ndcg", "val_ratings", "val_users", "epochs_run"} <= set(headers)
+    for header in ["RMSE", "Recall@10", "NDCG@10", "Held-out ratings", "Validation readers", "Epochs"]:
+        assert f">{header}<" in html, header
+    for value in ["0.8123", "0.1234", "0.2345", "12,345", "678", ">9<"]:
+        assert value in html, value

@@ -13,12 +13,20 @@
       if (label) showRatingLabel(label, data.rating);
       const clear = box.querySelector("[data-clear-rating]");
       if (clear) clear.hidden = data.rating === null;
-      const shelf = box.querySelector(".shelf-button");
-      if (shelf) {
-        shelf.value = data.shelved ? "remove" : "add";
-        shelf.textContent = data.shelved ? "✓ Want to read" : "+ Want to read";
-        shelf.setAttribute("aria-pressed", data.shelved ? "true" : "false");
-      }
+      // The shelf buttons mirror the server's rendering (templates/includes/book_actions.html).
+      box.querySelectorAll(".shelf-button[data-shelf]").forEach(function (button) {
+        const shelf = button.dataset.shelf;
+        const label = button.textContent.replace(/^[✓+]\s*/, "");
+        const current = data.shelf === shelf;
+        button.setAttribute("aria-pressed", current ? "true" : "false");
+        if (current) {
+          button.value = shelf === "read" && data.rating !== null ? "read" : "none";
+          button.textContent = "✓ " + label;
+        } else {
+          button.value = shelf;
+          button.textContent = (!data.shelf && data.rating === null && shelf === "to-read" ? "+ " : "") + label;
+        }
+      });
       const status = box.querySelector("[data-action-status]");
       if (status) { status.textContent = data.message || ""; status.classList.add("visually-hidden"); }
     });
