@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from catalog.models import Author, Book, BookAuthor, Genre, compose_search_text
+from catalog.models import Author, Book, BookAuthor, Genre
 from catalog.tabular import CsvError, CsvTable, isbn13_is_valid, open_text
 
 from .models import Rater, Rating, ShelfEntry
@@ -231,8 +231,9 @@ def load_catalog(demo_books):
             book_ids.setdefault(book_key(title, author_name), book_id)
 
     missing = [book for book in demo_books if book.key not in book_ids]
-    new_books = [
-        Book(
+    new_books = []
+    for book in missing:
+        new_book = Book(
             title=book.title,
             original_title=book.original_title,
             series=book.series,
@@ -242,10 +243,9 @@ def load_catalog(demo_books):
             goodreads_book_id=book.goodreads_book_id,
             language="eng",
             description=book.description,
-            search_text=compose_search_text(book.title, book.original_title, book.series, book.authors),
         )
-        for book in missing
-    ]
+        new_book.search_text = new_book.composed_search_text(book.authors)
+        new_books.append(new_book)
     Book.objects.bulk_create(new_books, batch_size=BATCH_SIZE)
     # bulk_create sets primary keys on PostgreSQL and SQLite alike.
     BookAuthor.objects.bulk_create(

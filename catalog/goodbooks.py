@@ -13,7 +13,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils.text import slugify
 
-from .models import Author, Book, BookAuthor, Genre, compose_search_text, parse_series
+from .models import Author, Book, BookAuthor, Genre, parse_series
 from .tabular import (
     CsvError,
     CsvTable,
@@ -407,7 +407,7 @@ def write_catalog(rows, book_genres, progress=lambda message: None):
     books = []
     for row in rows:
         ids = [author_ids[author_slug(name)] for name in row.authors]
-        books.append(Book(
+        book = Book(
             goodreads_book_id=row.goodreads_book_id,
             title=row.title,
             original_title=row.original_title,
@@ -418,9 +418,9 @@ def write_catalog(rows, book_genres, progress=lambda message: None):
             isbn13=row.isbn13,
             language=row.language,
             cover_url=row.cover_url,
-            search_text=compose_search_text(row.title, row.original_title, row.series,
-                                            list(dict.fromkeys(author_name[i] for i in ids))),
-        ))
+        )
+        book.search_text = book.composed_search_text(list(dict.fromkeys(author_name[i] for i in ids)))
+        books.append(book)
     # One upsert keyed on goodreads_book_id: new books are inserted, known ones updated in place;
     # staff choices (hidden flag, description, genres of books without shelf data) are left alone.
     for batch in in_batches(books, 1000):
