@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from catalog.tabular import CsvError, CsvTable, open_text
+from catalog.tabular import CsvError, CsvTable, has_broken_encoding, open_text
 
 from .factor_model import TrainParams
 from .kernel import train
@@ -78,6 +78,8 @@ def read_ratings_csv(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             if [h.lower() for h in table.header] != ["user_id", "book_id", "rating"]:
                 raise ValueError(f"{path}: line 1: expected header 'user_id,book_id,rating', got {table.header!r}")
             for line_no, row in table:
+                if has_broken_encoding(row):
+                    raise ValueError(f"{path}: line {line_no}: not UTF-8 text")
                 if len(row) != 3:
                     raise ValueError(f"{path}: line {line_no}: expected 3 columns, got {len(row)}: {row!r}")
                 try:
