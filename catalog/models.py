@@ -163,7 +163,7 @@ class Book(models.Model):
             models.Index(fields=["series", "series_position"], name="book_series_idx"),
             models.Index(fields=["language"], name="book_language_idx"),
             # The search box's GIN trigram index on search_text (book_search_trgm_idx) is PostgreSQL-only,
-            # so migration 0002 creates it with SQL instead of declaring it here.
+            # so migration 0002 creates it (a GinIndex) on PostgreSQL instead of declaring it here.
         ]
 
     def __str__(self):

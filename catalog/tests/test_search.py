@@ -152,3 +152,18 @@ def test_postgres_extensions_are_enabled(db):
         names = {row[0] for row in cursor.fetchall()}
     assert "pg_trgm" in names
     assert "unaccent" not in names  # accents are removed in Python; nothing uses the extension
+
+
+@pytest.mark.parametrize("query", ["9780261103573", "978-0-261-10357-3", "0261103571", "0-261-10357-1"])
+def test_an_isbn_finds_its_book(client, make_book, query):
+    hobbit = make_book("The Hobbit", authors=("J.R.R. Tolkien",), isbn13="9780261103573", isbn10="0261103571")
+    make_book("The Hobbit Companion", authors=("David Day",), isbn13="9780752227665")
+    assert titles(client.get("/search/", {"q": query})) == [hobbit.title]
+    suggestions = client.get("/search/suggest/", {"q": query}).json()["results"]
+    assert [result["title"] for result in suggestions] == [hobbit.title]
+
+
+def test_an_isbn_only_in_the_isbn13_column_is_found_by_its_isbn10(client, make_book):
+    # goodbooks often has only the ISBN-10, from which the import derives the ISBN-13 (and vice versa here).
+    book = make_book("Kindred", authors=("Octavia E. Butler",), isbn13="9780807083697")
+    assert titles(client.get("/search/", {"q": "0807083690"})) == [book.title]
