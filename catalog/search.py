@@ -12,7 +12,7 @@ import re
 
 from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilarity
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q, Window
 from django.db.models.functions import Ln, Lower
 
 from .models import Book, normalize_search_text
@@ -31,6 +31,8 @@ ALTERNATIVE_THRESHOLD = 0.2
 # It loosens only while fewer than ENOUGH_MATCHES books are found.
 THRESHOLD_STEPS = (0.6, 0.45)
 ENOUGH_MATCHES = 8
+# Candidate words this long (about 15 trigrams) seldom reach ENOUGH_MATCHES at the strictest step.
+LONG_QUERY_CHARS = 13
 # How much title closeness and popularity add to the word-similarity score.
 TITLE_WEIGHT = 0.2
 POPULARITY_WEIGHT = 0.03
@@ -114,23 +116,31 @@ def _search_postgres(query, limit, threshold):
     steps = [step for step in THRESHOLD_STEPS if step > threshold] + [threshold]
     # Candidates come through the index on the distinctive words (search_text %> candidates, i.e.
     # word_similarity(candidates, search_text) above the session threshold); the ranking uses the whole query.
-    ranked = (
-        Book.objects.filter(search_text__trigram_word_similar=candidate_words(query))
-        .annotate(
-            closeness=TrigramWordSimilarity(query, "search_text")
-            + TITLE_WEIGHT * TrigramSimilarity(Lower("title"), query)
-            + POPULARITY_WEIGHT * Ln(F("ratings_count") + 1)
-        )
-        .order_by("-closeness", "id")
-        .values_list("id", flat=True)
+    candidates = candidate_words(query)
+    enough = min(ENOUGH_MATCHES, limit)
+    ranked = Book.objects.filter(search_text__trigram_word_similar=candidates).annotate(
+        closeness=TrigramWordSimilarity(query, "search_text")
+        + TITLE_WEIGHT * TrigramSimilarity(Lower("title"), query)
+        + POPULARITY_WEIGHT * Ln(F("ratings_count") + 1)
     )
+    # Each index scan costs about the same whatever it finds, and a long query rarely has enough matches at
+    # the strictest step. So a long query's first scan is at the second step, and the strictest step's
+    # matches are picked out of it when there are enough of them: the same books as two scans, for one.
+    scans = [(steps[1], steps[0])] + [(step, None) for step in steps[2:]] if (
+        len(candidates) >= LONG_QUERY_CHARS and len(steps) > 1) else [(step, None) for step in steps]
     # set_config(..., true) is SET LOCAL: the threshold lasts for this transaction only, so concurrent
     # requests on a pooled connection each keep their own.
     with transaction.atomic(), connection.cursor() as cursor:
-        for step in steps:
-            cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(step)])
-            ids = list(ranked[:limit])
-            if len(ids) >= min(ENOUGH_MATCHES, limit):
+        for scan_threshold, stricter in scans:
+            cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(scan_threshold)])
+            hits = ranked
+            if stricter is not None:
+                hits = ranked.annotate(
+                    strictness=TrigramWordSimilarity(candidates, "search_text"),
+                    strict_hits=Window(Count("pk", filter=Q(strictness__gte=stricter))),
+                ).filter(Q(strictness__gte=stricter) | Q(strict_hits__lt=enough))
+            ids = list(hits.order_by("-closeness", "id").values_list("id", flat=True)[:limit])
+            if len(ids) >= enough:
                 break
     return ids
 
