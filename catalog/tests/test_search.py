@@ -167,3 +167,23 @@ def test_an_isbn_only_in_the_isbn13_column_is_found_by_its_isbn10(client, make_b
     # goodbooks often has only the ISBN-10, from which the import derives the ISBN-13 (and vice versa here).
     book = make_book("Kindred", authors=("Octavia E. Butler",), isbn13="9780807083697")
     assert titles(client.get("/search/", {"q": "0807083690"})) == [book.title]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("close_books", [8, 3])
+def test_postgres_long_query_keeps_only_the_strict_matches_when_there_are_enough(client, make_book, close_books):
+    """A long query scans once at the looser step; the strictest step's books must still be all it shows
+    when there are enough of them, exactly as if the strict step had been scanned on its own."""
+    from catalog.search import LONG_QUERY_CHARS, THRESHOLD_STEPS, candidate_words
+
+    query = "chronicles of the stormlight archive"
+    assert len(candidate_words(query)) >= LONG_QUERY_CHARS
+    close = [make_book(f"Stormlight Archive Chronicles {n}").title for n in range(close_books)]
+    loose = make_book("Chronicles of Stormy Light").title
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT word_similarity(%s, %s)", [candidate_words(query), "chronicles of stormy light anonymous"])
+        loose_similarity = cursor.fetchone()[0]
+    assert THRESHOLD_STEPS[1] <= loose_similarity < THRESHOLD_STEPS[0]  # matches only at the looser step
+    found = titles(client.get("/search/", {"q": query}))
+    assert set(close) <= set(found)
+    assert (loose in found) is (close_books < 8)
