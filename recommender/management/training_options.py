@@ -62,8 +62,12 @@ def train_params(options):
     return dataclasses.replace(DEFAULTS, **chosen)
 
 
-def validation_fraction(value):
+def validation_fraction(raw):
     """The --validation-fraction of retrain, checked, or CommandError."""
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        value = math.nan
     if not (math.isfinite(value) and 0 < value < 1):
-        raise CommandError("--validation-fraction must be between 0 and 1 (exclusive).")
+        raise CommandError(f"--validation-fraction must be between 0 and 1 (exclusive), not {str(raw)[:40]!r}.")
     return value

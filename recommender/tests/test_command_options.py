@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
         (["retrain", "--regularization", "inf"], "--regularization must be a number from 0 to 1e+06, not 'inf'."),
         (["retrain", "--epochs", "0"], "--epochs must be a whole number from 1 to 100,000, not '0'."),
         (["retrain", "--factors", "x"], "--factors must be a whole number from 1 to 4096, not 'x'."),
+        (["retrain", "--validation-fraction", "half"], "--validation-fraction must be between 0 and 1 (exclusive), not 'half'."),
         (["evaluate", "--train", "a.csv", "--test", "b.csv", "--learning-rate", "two"],
          "--learning-rate must be greater than 0 and less than 2, not 'two'."),
     ],
