@@ -97,7 +97,9 @@ class CsvTable:
         missing = [name for name in required if name not in self.header]
         if missing:
             raise CsvError(CsvError.MISSING_COLUMNS, header=self.header, missing=missing)
-        self.index = {name: self.header.index(name) for name in self.header[::-1]}  # first of a repeated name
+        self.index = {}
+        for position, name in enumerate(self.header):
+            self.index.setdefault(name, position)  # a repeated name reads its first column
 
     def __iter__(self):
         reader = self._reader
