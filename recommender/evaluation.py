@@ -1,4 +1,4 @@
-"""Offline evaluation protocol for BookRec recommenders: arrays in, metrics out (no Django, no DB)."""
+"""Offline evaluation protocol for BookRec recommenders: arrays in, metrics out (no database; CSVs through catalog.tabular)."""
 
 # Protocol
 # --------
