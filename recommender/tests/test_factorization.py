@@ -57,7 +57,7 @@ def fitted(data):
 def test_training_reduces_loss_and_reports_every_epoch(fitted):
     model, reports = fitted
     assert [r.epoch for r in reports] == list(range(1, PARAMS.epochs + 1))
-    assert all(isinstance(r, EpochReport) and r.seconds >= 0 for r in reports)
+    assert all(isinstance(r, EpochReport) and r.seconds > 0 for r in reports)  # each epoch is timed, not left at 0
     assert reports[-1].loss < reports[0].loss
     # block-coordinate Newton steps never increase the objective (small float slack)
     losses = np.array([r.loss for r in reports])
