@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 
 from catalog.goodbooks import RATINGS_FILE, REQUIRED_COLUMNS, read_rows
+from catalog.tabular import in_batches
 
 from .models import Rater, Rating
 
@@ -152,7 +153,7 @@ def _load_batched(rows, progress):
         new_ids = {user_id for user_id, _, _ in batch} - raters.keys()
         if new_ids:
             Rater.objects.bulk_create([Rater(source=SOURCE, external_id=i) for i in new_ids], batch_size=500)
-            for chunk in _chunks(sorted(new_ids), 500):
+            for chunk in in_batches(sorted(new_ids), 500):
                 raters.update(Rater.objects.filter(source=SOURCE, user__isnull=True, external_id__in=chunk)
                               .values_list("external_id", "id"))
         with connection.cursor() as cursor:
@@ -183,8 +184,3 @@ def _load_batched(rows, progress):
         flush()
     result.book_ids = frozenset(books)
     return result
-
-
-def _chunks(items, size):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]

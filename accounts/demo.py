@@ -6,10 +6,8 @@ that a trained model visibly follows taste. Everything is deterministic, and loa
 duplicates nothing.
 """
 
-import csv
 import math
 import random
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from catalog.models import Author, Book, BookAuthor, Genre, compose_search_text
+from catalog.models import Author, Book, BookAuthor, Genre
+from catalog.tabular import CsvError, CsvTable, isbn13_is_valid, open_text
 
 from .models import Rater, Rating, ShelfEntry
 from .ratings import put_rated_on_read, refresh_rating_summaries
@@ -76,7 +75,6 @@ POPULARITY_EXPONENT = 0.8
 FAVOURITE_MEAN, OTHER_MEAN = 4.35, 2.9
 FAVOURITE_SPREAD, OTHER_SPREAD = 0.7, 1.0
 
-ISBN13_RE = re.compile(r"97[89]\d{10}")
 
 
 class DemoDataError(ValueError):
@@ -131,64 +129,61 @@ def book_key(title, first_author):
     return (title.strip().casefold(), first_author.strip().casefold())
 
 
-def isbn13_is_valid(isbn):
-    if not ISBN13_RE.fullmatch(isbn):
-        return False
-    return sum((1 if i % 2 == 0 else 3) * int(digit) for i, digit in enumerate(isbn)) % 10 == 0
-
-
 def read_demo_books(path=BOOKS_CSV):
     """Parse and check the demo CSV. Raises DemoDataError naming the first bad line."""
     books, seen = [], {}
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames != CSV_COLUMNS:
-            raise DemoDataError(f"{path.name}: expected columns {','.join(CSV_COLUMNS)}, got {reader.fieldnames}")
-        for row in reader:
-            line = reader.line_num
+    try:
+        with open_text(path) as f:
+            table = CsvTable(f, exact_width=True)
+            if table.header != CSV_COLUMNS:
+                raise DemoDataError(f"{path.name}: expected columns {','.join(CSV_COLUMNS)}, got {table.header}")
+            rows = list(table)
+    except CsvError as error:
+        where = f" line {error.line}" if error.line else ""
+        problem = {CsvError.WIDTH: "wrong number of columns", CsvError.UNREADABLE: f"unreadable CSV ({error.detail})"}
+        raise DemoDataError(f"{path.name}{where}: {problem.get(error.reason, error)}") from None
+    for line, cells in rows:
 
-            def fail(message, line=line):
-                raise DemoDataError(f"{path.name} line {line}: {message}")
+        def fail(message, line=line):
+            raise DemoDataError(f"{path.name} line {line}: {message}")
 
-            if None in row or any(value is None for value in row.values()):
-                fail("wrong number of columns")
-            row = {name: value.strip() for name, value in row.items()}
-            authors = tuple(name.strip() for name in row["authors"].split(";") if name.strip())
-            genres = tuple(name.strip() for name in row["genres"].split(";") if name.strip())
-            if not row["title"]:
-                fail("missing title")
-            if not authors:
-                fail("missing authors")
-            if not genres:
-                fail("missing genres")
-            if len(set(genres)) != len(genres) or len(set(authors)) != len(authors):
-                fail("a genre or author is listed twice")
-            try:
-                year = int(row["year"])
-            except ValueError:
-                fail(f"year {row['year']!r} is not a whole number")
-            if not -3000 <= year <= 2100:
-                fail(f"year {year} is out of range")
-            if row["isbn13"] and not isbn13_is_valid(row["isbn13"]):
-                fail(f"ISBN-13 {row['isbn13']!r} is not valid")
-            if row["series_position"] and not row["series"]:
-                fail("series position without a series")
-            goodreads_id = None
-            if row["goodreads_book_id"]:
-                if not row["goodreads_book_id"].isdigit():
-                    fail("goodreads_book_id is not a number")
-                goodreads_id = int(row["goodreads_book_id"])
-            if not row["description"]:
-                fail("missing description")
-            book = DemoBook(
-                line=line, title=row["title"], original_title=row["original_title"], authors=authors, year=year,
-                genres=genres, series=row["series"], series_position=row["series_position"], isbn13=row["isbn13"],
-                goodreads_book_id=goodreads_id, description=row["description"],
-            )  # fmt: skip
-            if book.key in seen:
-                fail(f"duplicate of line {seen[book.key]} ({book.title} by {authors[0]})")
-            seen[book.key] = line
-            books.append(book)
+        row = {name: value.strip() for name, value in zip(CSV_COLUMNS, cells, strict=True)}
+        authors = tuple(name.strip() for name in row["authors"].split(";") if name.strip())
+        genres = tuple(name.strip() for name in row["genres"].split(";") if name.strip())
+        if not row["title"]:
+            fail("missing title")
+        if not authors:
+            fail("missing authors")
+        if not genres:
+            fail("missing genres")
+        if len(set(genres)) != len(genres) or len(set(authors)) != len(authors):
+            fail("a genre or author is listed twice")
+        try:
+            year = int(row["year"])
+        except ValueError:
+            fail(f"year {row['year']!r} is not a whole number")
+        if not -3000 <= year <= 2100:
+            fail(f"year {year} is out of range")
+        if row["isbn13"] and not isbn13_is_valid(row["isbn13"]):
+            fail(f"ISBN-13 {row['isbn13']!r} is not valid")
+        if row["series_position"] and not row["series"]:
+            fail("series position without a series")
+        goodreads_id = None
+        if row["goodreads_book_id"]:
+            if not row["goodreads_book_id"].isdigit():
+                fail("goodreads_book_id is not a number")
+            goodreads_id = int(row["goodreads_book_id"])
+        if not row["description"]:
+            fail("missing description")
+        book = DemoBook(
+            line=line, title=row["title"], original_title=row["original_title"], authors=authors, year=year,
+            genres=genres, series=row["series"], series_position=row["series_position"], isbn13=row["isbn13"],
+            goodreads_book_id=goodreads_id, description=row["description"],
+        )  # fmt: skip
+        if book.key in seen:
+            fail(f"duplicate of line {seen[book.key]} ({book.title} by {authors[0]})")
+        seen[book.key] = line
+        books.append(book)
     if not books:
         raise DemoDataError(f"{path.name}: no books")
     return books
@@ -236,8 +231,9 @@ def load_catalog(demo_books):
             book_ids.setdefault(book_key(title, author_name), book_id)
 
     missing = [book for book in demo_books if book.key not in book_ids]
-    new_books = [
-        Book(
+    new_books = []
+    for book in missing:
+        new_book = Book(
             title=book.title,
             original_title=book.original_title,
             series=book.series,
@@ -247,10 +243,9 @@ def load_catalog(demo_books):
             goodreads_book_id=book.goodreads_book_id,
             language="eng",
             description=book.description,
-            search_text=compose_search_text(book.title, book.original_title, book.series, book.authors),
         )
-        for book in missing
-    ]
+        new_book.search_text = new_book.composed_search_text(book.authors)
+        new_books.append(new_book)
     Book.objects.bulk_create(new_books, batch_size=BATCH_SIZE)
     # bulk_create sets primary keys on PostgreSQL and SQLite alike.
     BookAuthor.objects.bulk_create(

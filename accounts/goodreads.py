@@ -13,7 +13,6 @@ ImportedBook remembers, per reader and book, what the last import wrote, and the
 export (accounts/library_export.py) gives back the columns BookRec doesn't model.
 """
 
-import csv
 import io
 import re
 import unicodedata
@@ -27,9 +26,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from catalog.models import Author, Book, BookAuthor
+from catalog.tabular import CsvError, CsvTable, decode_text, in_batches
 
 from .models import READING_ORDER, GoodreadsImport, ImportedBook, Rating, Review, Shelf, ShelfEntry
-from .ratings import in_batches, set_ratings
+from .ratings import set_ratings
 
 MAX_BYTES = 5 * 1024 * 1024
 REQUIRED_COLUMNS = ("Book Id", "Title", "Author", "My Rating", "Exclusive Shelf")
@@ -95,46 +95,30 @@ def read_export(data: bytes):
     if not data.strip():
         raise ImportError_("That file is empty.")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ImportError_(
-            "That file is not UTF-8 text. Upload the CSV exactly as Goodreads exported it "
-            "(My Books → Import and export → Export library)."
-        ) from None
-    if "\x00" in text:
-        raise ImportError_("That file is not a CSV text file.")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    try:
-        header = [name.strip() for name in (reader.fieldnames or [])]
-        missing = [name for name in REQUIRED_COLUMNS if name not in header]
-        if missing:
-            raise ImportError_(
-                "This doesn't look like a Goodreads library export: it has no "
-                + ", ".join(f"“{name}”" for name in missing)
-                + " column. Upload the comma-separated file Goodreads exports."
-            )
-        reader.fieldnames = header
-        rows = []
-        line = reader.line_num + 1
-        for record in reader:
-            if not any((value or "").strip() for value in record.values() if isinstance(value, str)):
-                line = reader.line_num + 1
-                continue
-            if None in record or None in record.values():
-                # Goodreads writes every column on every row: a different count means a quote was left
-                # open (or closed early) and the cells after it have shifted into the wrong columns.
-                width = len(record) - 1 + len(record[None]) if None in record else sum(v is not None for v in record.values())
-                raise ImportError_(
-                    f"Line {line} has {width} columns where the header has {len(header)}: "
-                    "probably a quote (\") that is not closed. Nothing was imported."
-                )
-            rows.append(_row_from_record(line, record))
-            line = reader.line_num + 1
-    except csv.Error as error:
-        raise ImportError_(f"The CSV could not be read near line {reader.line_num}: {error}.") from None
+        table = CsvTable(io.StringIO(decode_text(data), newline=""), required=REQUIRED_COLUMNS, exact_width=True)
+        rows = [_row_from_record(line, dict(zip(table.header, cells, strict=True))) for line, cells in table]
+    except CsvError as error:
+        raise ImportError_(_problem(error)) from None
     if not rows:
         raise ImportError_("That export has no books in it.")
     return rows
+
+
+def _problem(error):
+    """What the reader is told about a file that can't be read as a whole."""
+    if error.reason == CsvError.NOT_TEXT:
+        return ("That file is not UTF-8 text. Upload the CSV exactly as Goodreads exported it "
+                "(My Books → Import and export → Export library).")
+    if error.reason in (CsvError.EMPTY, CsvError.MISSING_COLUMNS):
+        return ("This doesn't look like a Goodreads library export: it has no "
+                + ", ".join(f"“{name}”" for name in error.missing or REQUIRED_COLUMNS)
+                + " column. Upload the comma-separated file Goodreads exports.")
+    if error.reason == CsvError.WIDTH:
+        # Goodreads writes every column on every row: a different count means a quote was left
+        # open (or closed early) and the cells after it have shifted into the wrong columns.
+        return (f"Line {error.line} has {error.width} columns where the header has {len(error.header)}: "
+                "probably a quote (\") that is not closed. Nothing was imported.")
+    return f"The CSV could not be read near line {error.line}: {error.detail}."
 
 
 def _cell(record, name):

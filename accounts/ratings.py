@@ -9,6 +9,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from catalog.models import BAYES_PRIOR_COUNT, BAYES_PRIOR_MEAN, Book
+from catalog.tabular import in_batches
 
 from .models import Rater, Rating, Shelf, ShelfEntry
 
@@ -153,15 +154,6 @@ def remove_all_ratings(user):
         _refresh_averages(Book.objects.filter(pk__in=batch))
     transaction.on_commit(lambda: _bump_ratings_version(rater.pk))
     return rated
-
-
-def in_batches(values, params_per_value=1):
-    """Split the values of an `__in` lookup so no query passes the database's limit on parameters."""
-    values = list(values)
-    limit = connection.features.max_query_params or 10_000  # None on PostgreSQL: keep statements moderate anyway
-    size = max(1, (limit - 50) // params_per_value)  # leave room for the query's other parameters
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 @transaction.atomic

@@ -57,7 +57,7 @@ def main():
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from catalog.models import Author, Book, BookAuthor, compose_search_text
+    from catalog.models import Author, Book, BookAuthor
 
     call_command("migrate", verbosity=0)
     if not Book.objects.exists() and (GOODBOOKS / "books.csv").is_file():
@@ -104,7 +104,7 @@ def main():
                 author_index = rng.randrange(author_count)
                 year = rng.randint(1800, 2024)
                 count = int(rng.paretovariate(1.2)) - 1
-                text = compose_search_text(title, "", "", [author_names[author_index]])
+                text = Book(title=title).composed_search_text([author_names[author_index]])
                 books.write(
                     f"{book_id}\t{title}\t\t\t\t{year}\t\t\t\\N\teng\t\t\t{'f'}\t{text}\t{count}\t0\t0\t0\t0\t0\t0\t0\tnow\tnow\n"
                 )

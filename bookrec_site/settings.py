@@ -206,7 +206,10 @@ if REDIS_URL:
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
     DJANGO_REDIS_LOGGER = "bookrec.cache"
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "bookrec"}}
+    # Each worker's own memory: a bounded number of entries (anonymous pages are ~24 KiB each), the
+    # least recently used culled first, like Redis with allkeys-lru.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "bookrec",
+                          "OPTIONS": {"MAX_ENTRIES": 1000}}}
 
 # How many proxies in front of the site append to X-Forwarded-For (nginx in deploy/nginx.conf: 1).
 # 0 trusts no header and uses the socket's address. allauth's login and sign-up rate limits key on

@@ -3,8 +3,6 @@
 The ratings half lives in accounts.dataset_import; the import_goodbooks command runs both.
 """
 
-import codecs
-import csv
 import hashlib
 import re
 from collections import defaultdict
@@ -15,7 +13,17 @@ from pathlib import Path
 from django.db import transaction
 from django.utils.text import slugify
 
-from .models import Author, Book, BookAuthor, Genre, compose_search_text, parse_series
+from .models import Author, Book, BookAuthor, Genre, parse_series
+from .tabular import (
+    CsvError,
+    CsvTable,
+    has_broken_encoding,
+    in_batches,
+    isbn10_is_valid,
+    isbn10_to_isbn13,
+    isbn13_is_valid,
+    open_text,
+)
 
 BOOKS_FILE = "books.csv"
 TAGS_FILE = "tags.csv"
@@ -111,7 +119,6 @@ class Problems:
     """Bad rows, by file: each (line number, message). Bad rows are skipped, the rest is imported."""
 
     by_file: dict = field(default_factory=lambda: defaultdict(list))
-    notes: list = field(default_factory=list)
 
     def add(self, file_name, line, message):
         self.by_file[file_name].append((line, message))
@@ -183,74 +190,46 @@ def check_files(directory, *, with_ratings=True):
     return files
 
 
-def _open(path):
-    # surrogateescape keeps undecodable bytes visible as lone surrogates, so a row with broken
-    # encoding is reported with its line number instead of aborting the whole file.
-    return open(path, newline="", encoding="utf-8-sig", errors="surrogateescape")
-
-
-def _check_text(path):
-    """Refuse a file whose start isn't UTF-8 text (a zip, a spreadsheet), rather than echo its bytes back."""
-    with open(path, "rb") as handle:
-        start = handle.read(64 * 1024)
-    try:
-        # Only the header must decode: a stray byte in a later row is that row's problem (reported with
-        # its line). final=False: the 64 KiB cut may fall inside a multi-byte character.
-        codecs.getincrementaldecoder("utf-8")().decode(start.split(b"\n", 1)[0], final=False)
-    except UnicodeDecodeError:
-        text = False
-    else:
-        text = b"\x00" not in start
-    if not text:
-        raise GoodbooksFormatError(f"{path.name} is not UTF-8 text (expected a CSV file); nothing was imported.")
-
-
 def read_header(path, required):
     try:
-        _check_text(path)
-        with _open(path) as handle:
-            header = next(csv.reader(handle), None)
-    except (OSError, csv.Error) as error:
+        with open_text(path) as handle:
+            return CsvTable(handle, required=required).header
+    except CsvError as error:
+        if error.reason == CsvError.NOT_TEXT:
+            raise GoodbooksFormatError(f"{path.name} is not UTF-8 text (expected a CSV file); nothing was imported.") from None
+        if error.reason == CsvError.EMPTY:
+            raise GoodbooksFormatError(f"{path} is empty: expected a header with {', '.join(required)}.") from None
+        if error.reason == CsvError.MISSING_COLUMNS:
+            raise GoodbooksFormatError(
+                f"{path.name} has the wrong header: missing {', '.join(error.missing)} "
+                f"(found {', '.join(error.header[:12])[:200]})."
+            ) from None
+        raise GoodbooksFormatError(f"{path} cannot be read: {error}") from None
+    except OSError as error:
         raise GoodbooksFormatError(f"{path} cannot be read: {error}") from error
-    if not header:
-        raise GoodbooksFormatError(f"{path} is empty: expected a header with {', '.join(required)}.")
-    header = [column.strip() for column in header]
-    missing = [column for column in required if column not in header]
-    if missing:
-        raise GoodbooksFormatError(
-            f"{path.name} has the wrong header: missing {', '.join(missing)} (found {', '.join(header[:12])[:200]})."
-        )
-    return header
-
-
-def has_broken_encoding(values):
-    return any("\udc80" <= ch <= "\udcff" for value in values for ch in value)
 
 
 def read_rows(path, required, problems):
     """Yield (line number, {column: value}) for each well-formed row; report the others."""
     name = path.name
-    with _open(path) as handle:
-        reader = csv.reader(handle)
+    with open_text(path) as handle:
+        table = CsvTable(handle, required=required)
+        width = max(table.index[column] for column in required) + 1
         try:
-            header = [column.strip() for column in next(reader)]
-            index = {column: header.index(column) for column in required}
-            width = max(index.values()) + 1
-            for row in reader:
-                line = reader.line_num
-                if not row or row == [""]:
+            for line, cells in table:
+                if len(cells) < width:
+                    problems.add(name, line, f"missing columns: expected at least {width}, found {len(cells)}")
                     continue
-                if len(row) < width:
-                    problems.add(name, line, f"missing columns: expected at least {width}, found {len(row)}")
-                    continue
-                values = {column: row[i].strip() for column, i in index.items()}
+                values = table.values(cells, required)
                 if has_broken_encoding(values.values()):
                     problems.add(name, line, "broken text encoding (not UTF-8)")
                     continue
                 yield line, values
-        except csv.Error as error:
+        except CsvError as error:
             # The parser cannot tell where the next row starts: importing the rows before it would be half a file.
-            raise GoodbooksFormatError(f"{name} line {reader.line_num}: unreadable CSV ({error}); nothing was imported.") from error
+            raise GoodbooksFormatError(
+                f"{name} line {error.line}: unreadable CSV ({error.detail}); nothing was imported."
+            ) from error
 
 
 def parse_id(value):
@@ -275,17 +254,6 @@ def parse_year(value):
     return int(number)
 
 
-def _isbn10_valid(isbn):
-    if not re.fullmatch(r"\d{9}[\dX]", isbn):
-        return False
-    total = sum((10 - i) * (10 if ch == "X" else int(ch)) for i, ch in enumerate(isbn))
-    return total % 11 == 0
-
-
-def _isbn13_check_digit(first12):
-    return str((10 - sum(int(ch) * (3 if i % 2 else 1) for i, ch in enumerate(first12)) % 10) % 10)
-
-
 def parse_isbn10(value):
     """goodbooks stores ISBN-10 as a number, dropping leading zeros: pad back and keep it only if valid."""
     value = value.strip().upper()
@@ -294,7 +262,7 @@ def parse_isbn10(value):
     if not re.fullmatch(r"\d{1,9}[\dX]", value):
         return ""
     value = value.zfill(10)
-    return value if _isbn10_valid(value) else ""
+    return value if isbn10_is_valid(value) else ""
 
 
 def parse_isbn13(value, isbn10=""):
@@ -310,11 +278,10 @@ def parse_isbn13(value, isbn10=""):
     if number is not None and number.is_finite() and number == number.to_integral_value():
         exact = number.as_tuple().exponent <= 0 or len(number.normalize().as_tuple().digits) >= 13
         digits = str(int(number))
-        if exact and len(digits) == 13 and _isbn13_check_digit(digits[:12]) == digits[12]:
+        if exact and isbn13_is_valid(digits):
             candidate = digits
     if not candidate and isbn10:
-        first12 = "978" + isbn10[:9]
-        candidate = first12 + _isbn13_check_digit(first12)
+        candidate = isbn10_to_isbn13(isbn10)
     return candidate
 
 
@@ -415,12 +382,6 @@ def author_slug(name):
     return slug
 
 
-def _chunks(items, size=500):
-    items = list(items)
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 BOOK_FIELDS = ["title", "original_title", "series", "series_position", "publication_year", "isbn10", "isbn13",
                "language", "cover_url", "search_text"]
 
@@ -446,7 +407,7 @@ def write_catalog(rows, book_genres, progress=lambda message: None):
     books = []
     for row in rows:
         ids = [author_ids[author_slug(name)] for name in row.authors]
-        books.append(Book(
+        book = Book(
             goodreads_book_id=row.goodreads_book_id,
             title=row.title,
             original_title=row.original_title,
@@ -457,12 +418,12 @@ def write_catalog(rows, book_genres, progress=lambda message: None):
             isbn13=row.isbn13,
             language=row.language,
             cover_url=row.cover_url,
-            search_text=compose_search_text(row.title, row.original_title, row.series,
-                                            list(dict.fromkeys(author_name[i] for i in ids))),
-        ))
+        )
+        book.search_text = book.composed_search_text(list(dict.fromkeys(author_name[i] for i in ids)))
+        books.append(book)
     # One upsert keyed on goodreads_book_id: new books are inserted, known ones updated in place;
     # staff choices (hidden flag, description, genres of books without shelf data) are left alone.
-    for batch in _chunks(books, 1000):
+    for batch in in_batches(books, 1000):
         Book.objects.bulk_create(batch, update_conflicts=True, unique_fields=["goodreads_book_id"],
                                  update_fields=[*BOOK_FIELDS, "updated"])
     book_pk = dict(Book.objects.filter(goodreads_book_id__isnull=False).values_list("goodreads_book_id", "id"))
@@ -506,7 +467,7 @@ def _sync_links(model, target, desired, *, ordered):
         current[values[0]].append(values[1])
     changed = [book_id for book_id, ids in desired.items()
                if (current.get(book_id, []) if ordered else sorted(current.get(book_id, []))) != (ids if ordered else sorted(ids))]
-    for batch in _chunks(changed):
+    for batch in in_batches(changed):
         model.objects.filter(book_id__in=batch).delete()
     links = []
     for book_id in changed:

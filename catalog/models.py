@@ -166,7 +166,7 @@ class Book(models.Model):
             models.Index(fields=["series", "series_position"], name="book_series_idx"),
             models.Index(fields=["language"], name="book_language_idx"),
             # The search box's GIN trigram index on search_text (book_search_trgm_idx) is PostgreSQL-only,
-            # so migration 0002 creates it with SQL instead of declaring it here.
+            # so migration 0002 creates it (a GinIndex) on PostgreSQL instead of declaring it here.
         ]
 
     def __str__(self):
@@ -174,8 +174,7 @@ class Book(models.Model):
 
     def save(self, *args, **kwargs):
         # Authors are only known once the book has links; rebuild_search_text() refreshes after they change.
-        author_names = [ba.author.name for ba in self.bookauthor_set.select_related("author")] if self.pk else []
-        self.search_text = compose_search_text(self.title, self.original_title, self.series, author_names)
+        self.search_text = self.composed_search_text(None if self.pk else [])
         if kwargs.get("update_fields") is not None and "search_text" not in kwargs["update_fields"]:
             kwargs["update_fields"] = [*kwargs["update_fields"], "search_text"]
         super().save(*args, **kwargs)
@@ -183,8 +182,13 @@ class Book(models.Model):
     def get_absolute_url(self):
         return reverse("catalog:book_detail", args=[self.pk])
 
-    def composed_search_text(self):
-        return compose_search_text(self.title, self.original_title, self.series, self.author_list)
+    def composed_search_text(self, author_names=None):
+        """The search_text this book should have: every writer of search_text goes through here.
+
+        author_names defaults to the book's linked authors; imports pass the names they are about to link.
+        """
+        names = self.author_list if author_names is None else author_names
+        return compose_search_text(self.title, self.original_title, self.series, names)
 
     @property
     def generated_cover_url(self):

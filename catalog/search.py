@@ -8,13 +8,19 @@ Either way the ranking is: closeness first, then popularity (ratings_count) as a
 
 import difflib
 import math
+import re
 
+from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilarity
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Count, F, Q, Window
+from django.db.models.functions import Ln, Lower
 
 from .models import Book, normalize_search_text
+from .tabular import isbn10_is_valid, isbn10_to_isbn13, isbn13_is_valid
 
 MAX_QUERY_CHARS = 200
+# 10 or 13 digits (an ISBN-10 may end in X), as printed: "978-0-261-10357-3", "0 261 10357 1".
+ISBN_QUERY = re.compile(r"[0-9](?:[ -]?[0-9]){8}[ -]?[0-9Xx]|[0-9](?:[ -]?[0-9]){12}")
 SHORT_QUERY_CHARS = 4
 MAX_RESULTS = 200  # nobody pages past this; it bounds the ranking work per query
 # word_similarity(query, search_text) a book needs to be a result, and the looser bar for "did you mean".
@@ -25,6 +31,8 @@ ALTERNATIVE_THRESHOLD = 0.2
 # It loosens only while fewer than ENOUGH_MATCHES books are found.
 THRESHOLD_STEPS = (0.6, 0.45)
 ENOUGH_MATCHES = 8
+# Candidate words this long (about 15 trigrams) seldom reach ENOUGH_MATCHES at the strictest step.
+LONG_QUERY_CHARS = 13
 # How much title closeness and popularity add to the word-similarity score.
 TITLE_WEIGHT = 0.2
 POPULARITY_WEIGHT = 0.03
@@ -44,8 +52,26 @@ def clean_query(raw):
     return normalize_search_text(str(raw or "")[: MAX_QUERY_CHARS * 4])[:MAX_QUERY_CHARS].strip()
 
 
+def isbn_matches(raw_query):
+    """The books an ISBN-10 or ISBN-13 query names (hyphens and spaces allowed), or None for any other query."""
+    text = str(raw_query or "").strip()[:MAX_QUERY_CHARS]
+    if not ISBN_QUERY.fullmatch(text):
+        return None
+    digits = text.replace("-", "").replace(" ", "").upper()
+    if len(digits) == 13 and isbn13_is_valid(digits):
+        wanted = Q(isbn13=digits)
+    elif len(digits) == 10 and isbn10_is_valid(digits):
+        wanted = Q(isbn10=digits) | Q(isbn13=isbn10_to_isbn13(digits))
+    else:
+        return None
+    return list(Book.objects.filter(wanted).order_by("-ratings_count", "id").values_list("id", flat=True))
+
+
 def search_book_ids(raw_query, limit=MAX_RESULTS, threshold=MATCH_THRESHOLD):
-    """Ids of the books matching a query, best first."""
+    """Ids of the books matching a query, best first. An ISBN finds its book through the ISBN indexes."""
+    by_isbn = isbn_matches(raw_query)
+    if by_isbn:
+        return by_isbn[:limit]
     query = clean_query(raw_query)
     if not query:
         return []
@@ -88,27 +114,33 @@ def alternatives(raw_query, limit=5):
 
 def _search_postgres(query, limit, threshold):
     steps = [step for step in THRESHOLD_STEPS if step > threshold] + [threshold]
-    # Candidates come through the index on the distinctive words; the ranking uses the whole query.
+    # Candidates come through the index on the distinctive words (search_text %> candidates, i.e.
+    # word_similarity(candidates, search_text) above the session threshold); the ranking uses the whole query.
     candidates = candidate_words(query)
+    enough = min(ENOUGH_MATCHES, limit)
+    ranked = Book.objects.filter(search_text__trigram_word_similar=candidates).annotate(
+        closeness=TrigramWordSimilarity(query, "search_text")
+        + TITLE_WEIGHT * TrigramSimilarity(Lower("title"), query)
+        + POPULARITY_WEIGHT * Ln(F("ratings_count") + 1)
+    )
+    # Each index scan costs about the same whatever it finds, and a long query rarely has enough matches at
+    # the strictest step. So a long query's first scan is at the second step, and the strictest step's
+    # matches are picked out of it when there are enough of them: the same books as two scans, for one.
+    scans = [(steps[1], steps[0])] + [(step, None) for step in steps[2:]] if (
+        len(candidates) >= LONG_QUERY_CHARS and len(steps) > 1) else [(step, None) for step in steps]
     # set_config(..., true) is SET LOCAL: the threshold lasts for this transaction only, so concurrent
     # requests on a pooled connection each keep their own.
     with transaction.atomic(), connection.cursor() as cursor:
-        for step in steps:
-            cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(step)])
-            cursor.execute(
-                f"""
-                SELECT id FROM {Book._meta.db_table}
-                WHERE search_text %%> %s
-                ORDER BY word_similarity(%s, search_text)
-                         + %s * similarity(%s, lower(title))
-                         + %s * ln(1 + ratings_count) DESC,
-                         id
-                LIMIT %s
-                """,
-                [candidates, query, TITLE_WEIGHT, query, POPULARITY_WEIGHT, limit],
-            )
-            ids = [row[0] for row in cursor.fetchall()]
-            if len(ids) >= min(ENOUGH_MATCHES, limit):
+        for scan_threshold, stricter in scans:
+            cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(scan_threshold)])
+            hits = ranked
+            if stricter is not None:
+                hits = ranked.annotate(
+                    strictness=TrigramWordSimilarity(candidates, "search_text"),
+                    strict_hits=Window(Count("pk", filter=Q(strictness__gte=stricter))),
+                ).filter(Q(strictness__gte=stricter) | Q(strict_hits__lt=enough))
+            ids = list(hits.order_by("-closeness", "id").values_list("id", flat=True)[:limit])
+            if len(ids) >= enough:
                 break
     return ids
 

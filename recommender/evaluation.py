@@ -1,4 +1,4 @@
-"""Offline evaluation protocol for BookRec recommenders: arrays in, metrics out (no Django, no DB)."""
+"""Offline evaluation protocol for BookRec recommenders: arrays in, metrics out (no database; CSVs through catalog.tabular)."""
 
 # Protocol
 # --------
@@ -11,12 +11,13 @@
 
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+
+from catalog.tabular import CsvError, CsvTable, has_broken_encoding, open_text
 
 from .factor_model import TrainParams
 from .kernel import train
@@ -71,30 +72,34 @@ def read_ratings_csv(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if fast is not None:
         return fast
     users, books, stars = [], [], []
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None or [h.strip().lower() for h in header] != ["user_id", "book_id", "rating"]:
-            raise ValueError(f"{path}: line 1: expected header 'user_id,book_id,rating', got {header!r}")
-        for line_no, row in enumerate(reader, start=2):
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) != 3:
-                raise ValueError(f"{path}: line {line_no}: expected 3 columns, got {len(row)}: {row!r}")
-            try:
-                u = int(row[0])
-                b = int(row[1])
-            except ValueError:
-                raise ValueError(f"{path}: line {line_no}: user_id and book_id must be integers: {row!r}") from None
-            try:
-                r = float(row[2])
-            except ValueError:
-                raise ValueError(f"{path}: line {line_no}: rating is not a number: {row[2]!r}") from None
-            if not (1.0 <= r <= 5.0):
-                raise ValueError(f"{path}: line {line_no}: rating {row[2]!r} outside 1..5")
-            users.append(u)
-            books.append(b)
-            stars.append(r)
+    try:
+        with open_text(path) as fh:
+            table = CsvTable(fh)
+            if [h.lower() for h in table.header] != ["user_id", "book_id", "rating"]:
+                raise ValueError(f"{path}: line 1: expected header 'user_id,book_id,rating', got {table.header!r}")
+            for line_no, row in table:
+                if has_broken_encoding(row):
+                    raise ValueError(f"{path}: line {line_no}: not UTF-8 text")
+                if len(row) != 3:
+                    raise ValueError(f"{path}: line {line_no}: expected 3 columns, got {len(row)}: {row!r}")
+                try:
+                    u = int(row[0])
+                    b = int(row[1])
+                except ValueError:
+                    raise ValueError(f"{path}: line {line_no}: user_id and book_id must be integers: {row!r}") from None
+                try:
+                    r = float(row[2])
+                except ValueError:
+                    raise ValueError(f"{path}: line {line_no}: rating is not a number: {row[2]!r}") from None
+                if not (1.0 <= r <= 5.0):
+                    raise ValueError(f"{path}: line {line_no}: rating {row[2]!r} outside 1..5")
+                users.append(u)
+                books.append(b)
+                stars.append(r)
+    except CsvError as error:
+        if error.reason == CsvError.EMPTY:
+            raise ValueError(f"{path}: line 1: expected header 'user_id,book_id,rating', got nothing") from None
+        raise ValueError(f"{path}: {error}") from None
     return (np.asarray(users, dtype=np.int64), np.asarray(books, dtype=np.int64), np.asarray(stars, dtype=np.float32))
 
 

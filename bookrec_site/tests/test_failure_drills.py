@@ -1,4 +1,4 @@
-"""Failure drills with real processes: a retrain killed midway, two retrains at once, and the site serving throughout.
+"""Failure drills with real processes: a retrain killed midway, a retrain meeting a running one, and the site serving throughout.
 
 Each drill runs `manage.py retrain` (and gunicorn) as separate processes against a database they share with the
 test: a copy of a seeded SQLite file, or on PostgreSQL the test database itself (committed, so the tests use
@@ -6,6 +6,7 @@ transactional_db). The database-unavailable drill lives in test_site.py; the Pos
 bench/drill_pg_restart.py, because restarting a server other tests share can't happen inside the suite.
 """
 
+import fcntl
 import json
 import os
 import queue
@@ -19,11 +20,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from django.db import connection
+
+from recommender.activation import RetrainLock
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_EMAIL = "demo@bookrec.example"
@@ -252,28 +256,52 @@ def test_retrain_killed_midway_leaves_the_old_model_serving_and_the_next_one_suc
     assert json.loads(get(live_site + "/healthz")[1])["model"]["run"] == new_run
 
 
-def test_two_retrains_at_once_one_runs_and_the_other_exits_with_a_clear_message(drill_env):
-    runs_before = len(probe(drill_env)["runs"])
-    first = Process([sys.executable, "manage.py", *LONG_RETRAIN[:3], "120", *LONG_RETRAIN[4:]], drill_env)
-    try:
-        first.wait_for(r"Run #\d+ started")
+@contextmanager
+def retrain_lock_held(env):
+    """Hold the retrain lock in this process, as a running retrain would, so a second retrain meets it for sure.
+
+    On PostgreSQL the test's own connection takes the advisory lock (the drill database is the test database);
+    on SQLite this process flocks the lock file next to the drill's database file and writes its PID there.
+    """
+    if connection.vendor == "postgresql":
+        lock = RetrainLock()
+        assert lock.acquire(), "nothing else may hold the retrain lock when the drill starts"
+        try:
+            yield "another session holds the PostgreSQL advisory lock"
+        finally:
+            lock.release()
+        return
+    path = Path(env["DATABASE_URL"].removeprefix("sqlite:///") + ".retrain-lock")
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield f"process {os.getpid()} holds {path}"
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def test_a_retrain_that_meets_a_running_one_exits_at_once_with_a_clear_message(drill_env):
+    runs_before = probe(drill_env)["runs"]
+    with retrain_lock_held(drill_env) as holder:
         started = time.monotonic()
         code, output = manage(drill_env, *QUICK_RETRAIN, timeout=60)
         waited = time.monotonic() - started
-        first_code, first_output = first.finish(timeout=180)
-    finally:
-        first.stop()
     assert code != 0
     assert "Another retrain is running" in output and "not starting a second one" in output
+    assert holder in output
     assert "Traceback" not in output
     assert waited < 20, f"the second retrain should give up at once, not wait ({waited:.1f} s)"
-    assert first_code == 0, first_output
-    assert "is now active" in first_output
+    assert probe(drill_env)["runs"] == runs_before, "the refused retrain must not leave a run behind"
 
+    # Once the lock is free, the next retrain runs and activates its model ...
+    code, output = manage(drill_env, *QUICK_RETRAIN, timeout=120)
+    assert code == 0 and "is now active" in output, output
     after = probe(drill_env)
-    assert len(after["runs"]) == runs_before + 1, "the refused retrain must not leave a run behind"
-    first_run = int(re.search(r"Run #(\d+) started", first_output).group(1))
-    assert after["model"]["run"] == first_run
-    # Once the lock is free, the next retrain runs normally (and skips: nothing changed since).
+    assert len(after["runs"]) == len(runs_before) + 1
+    assert after["model"]["run"] == int(re.search(r"Run #(\d+) started", output).group(1))
+    # ... and one after it skips: nothing changed since.
     code, output = manage(drill_env, "retrain")
     assert code == 0 and "No rating changed" in output, output

@@ -341,7 +341,6 @@ def test_goodreads_upload_takes_any_file(small_catalog, reader, signed_in, body)
         result = signed_in.get(response["Location"])
         assert result.status_code == 200
         assert GoodreadsImport.objects.filter(user=reader).count() == before[3] + 1
-        assert all(1 <= value <= 5 for _, value in Rating.objects.filter(rater__user=reader).values_list("book_id", "value"))
 
 
 def test_goodreads_export_broken_near_the_end_writes_nothing(small_catalog, reader, signed_in):

@@ -3,25 +3,27 @@
 Accents are removed in Python (catalog.models.normalize_search_text), so the unaccent extension that earlier
 versions of this migration created is no longer created; databases that have it keep it, unused and harmless.
 
-Every step is skipped on other databases, where search falls back to matching in Python.
+Every step is skipped on other databases, where search falls back to matching in Python. The index is
+created outside the migration state, on PostgreSQL only: declared in Book.Meta, SQLite would be asked to
+build a GIN index whenever a later migration rebuilds the book table.
 """
 
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations, models
 
-CREATE_INDEX = "CREATE INDEX IF NOT EXISTS book_search_trgm_idx ON catalog_book USING gin (search_text gin_trgm_ops)"
-DROP_INDEX = "DROP INDEX IF EXISTS book_search_trgm_idx"
+# The same index earlier versions wrote as SQL: book_search_trgm_idx ON catalog_book USING gin (search_text gin_trgm_ops)
+SEARCH_INDEX = GinIndex(fields=["search_text"], opclasses=["gin_trgm_ops"], name="book_search_trgm_idx")
 
 
 def create_search_index(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    schema_editor.execute(CREATE_INDEX)
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.add_index(apps.get_model("catalog", "Book"), SEARCH_INDEX)
 
 
 def drop_search_index(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP_INDEX)
+        schema_editor.remove_index(apps.get_model("catalog", "Book"), SEARCH_INDEX)
 
 
 def fill_search_text(apps, schema_editor):
@@ -44,6 +46,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(fill_search_text, migrations.RunPython.noop),
+        TrigramExtension(),  # CREATE EXTENSION IF NOT EXISTS pg_trgm, on PostgreSQL only
         migrations.RunPython(create_search_index, drop_search_index),
         migrations.AddIndex(
             model_name="book", index=models.Index(fields=["series", "series_position"], name="book_series_idx")

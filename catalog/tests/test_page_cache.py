@@ -68,3 +68,16 @@ def test_cached_pages_still_follow_the_parameters_they_use(client, make_book):
     assert "Frank Herbert" in found and "Octavia" not in found
     # The page rendered for a junk URL carries none of the junk (in its links) to the next visitor.
     assert "utm_source" not in client.get("/search/", {"q": "dune"}).content.decode()
+
+
+def test_the_local_memory_cache_holds_a_bounded_number_of_pages(client, make_book, settings):
+    configured = settings.CACHES["default"]
+    assert configured["BACKEND"].endswith("LocMemCache") and configured["OPTIONS"]["MAX_ENTRIES"] == 1000
+    # The same backend with a bound small enough to reach quickly: every search is a page of its own.
+    settings.CACHES = {"default": {**configured, "OPTIONS": {**configured["OPTIONS"], "MAX_ENTRIES": 30}}}
+    make_book("Kindred", authors=("Octavia E. Butler",))
+    for n in range(100):
+        assert client.get("/search/", {"q": f"kindred {n}"}).status_code == 200
+    count, _ = page_entries()
+    assert 0 < count <= 30
+    assert "Kindred" in client.get("/search/", {"q": "kindred 99"}).content.decode()  # the newest page survives

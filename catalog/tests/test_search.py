@@ -152,3 +152,38 @@ def test_postgres_extensions_are_enabled(db):
         names = {row[0] for row in cursor.fetchall()}
     assert "pg_trgm" in names
     assert "unaccent" not in names  # accents are removed in Python; nothing uses the extension
+
+
+@pytest.mark.parametrize("query", ["9780261103573", "978-0-261-10357-3", "0261103571", "0-261-10357-1"])
+def test_an_isbn_finds_its_book(client, make_book, query):
+    hobbit = make_book("The Hobbit", authors=("J.R.R. Tolkien",), isbn13="9780261103573", isbn10="0261103571")
+    make_book("The Hobbit Companion", authors=("David Day",), isbn13="9780752227665")
+    assert titles(client.get("/search/", {"q": query})) == [hobbit.title]
+    suggestions = client.get("/search/suggest/", {"q": query}).json()["results"]
+    assert [result["title"] for result in suggestions] == [hobbit.title]
+
+
+def test_an_isbn_only_in_the_isbn13_column_is_found_by_its_isbn10(client, make_book):
+    # goodbooks often has only the ISBN-10, from which the import derives the ISBN-13 (and vice versa here).
+    book = make_book("Kindred", authors=("Octavia E. Butler",), isbn13="9780807083697")
+    assert titles(client.get("/search/", {"q": "0807083690"})) == [book.title]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("close_books", [8, 3])
+def test_postgres_long_query_keeps_only_the_strict_matches_when_there_are_enough(client, make_book, close_books):
+    """A long query scans once at the looser step; the strictest step's books must still be all it shows
+    when there are enough of them, exactly as if the strict step had been scanned on its own."""
+    from catalog.search import LONG_QUERY_CHARS, THRESHOLD_STEPS, candidate_words
+
+    query = "chronicles of the stormlight archive"
+    assert len(candidate_words(query)) >= LONG_QUERY_CHARS
+    close = [make_book(f"Stormlight Archive Chronicles {n}").title for n in range(close_books)]
+    loose = make_book("Chronicles of Stormy Light").title
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT word_similarity(%s, %s)", [candidate_words(query), "chronicles of stormy light anonymous"])
+        loose_similarity = cursor.fetchone()[0]
+    assert THRESHOLD_STEPS[1] <= loose_similarity < THRESHOLD_STEPS[0]  # matches only at the looser step
+    found = titles(client.get("/search/", {"q": query}))
+    assert set(close) <= set(found)
+    assert (loose in found) is (close_books < 8)

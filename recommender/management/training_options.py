@@ -19,39 +19,42 @@ MAX_SEED = 2**32 - 1
 
 
 def add_training_arguments(parser):
+    # Read as text and checked by train_params, so "--factors x" gets the same one-line message as
+    # "--factors 0" instead of argparse's usage block.
     group = parser.add_argument_group("training")
-    group.add_argument("--factors", type=int, help=f"Ranking factors per book and reader (default {DEFAULTS.factors}).")
-    group.add_argument("--epochs", type=int, help=f"Most training epochs (default {DEFAULTS.epochs}).")
+    group.add_argument("--factors", help=f"Ranking factors per book and reader (default {DEFAULTS.factors}).")
+    group.add_argument("--epochs", help=f"Most training epochs (default {DEFAULTS.epochs}).")
     group.add_argument(
-        "--learning-rate", type=float, help=f"Step size, 1.0 is a full Newton/ALS step (default {DEFAULTS.learning_rate})."
+        "--learning-rate", help=f"Step size, 1.0 is a full Newton/ALS step (default {DEFAULTS.learning_rate})."
     )
-    group.add_argument("--regularization", type=float, help=f"Regularization strength (default {DEFAULTS.regularization}).")
-    group.add_argument("--seed", type=int, help=f"Random seed; equal seeds give equal models (default {DEFAULTS.seed}).")
+    group.add_argument("--regularization", help=f"Regularization strength (default {DEFAULTS.regularization}).")
+    group.add_argument("--seed", help=f"Random seed; equal seeds give equal models (default {DEFAULTS.seed}).")
 
 
 def train_params(options):
     """TrainParams from command options, or CommandError with a one-line reason (before any work starts)."""
-    chosen = {
-        "factors": options.get("factors"),
-        "epochs": options.get("epochs"),
-        "learning_rate": options.get("learning_rate"),
-        "regularization": options.get("regularization"),
-        "seed": options.get("seed"),
-    }
-    chosen = {name: value for name, value in chosen.items() if value is not None}
-    if not 1 <= chosen.get("factors", 1) <= MAX_FACTORS:
-        raise CommandError(f"--factors must be a whole number from 1 to {MAX_FACTORS}.")
-    if not 1 <= chosen.get("epochs", 1) <= MAX_EPOCHS:
-        raise CommandError(f"--epochs must be a whole number from 1 to {MAX_EPOCHS:,}.")
-    # Each row's loss is quadratic, so a damped Newton step lowers it only for step sizes in (0, 2).
-    # (NaN fails every comparison, so it lands here too.)
-    if not 0 < chosen.get("learning_rate", 1.0) < 2:
-        raise CommandError("--learning-rate must be greater than 0 and less than 2.")
-    regularization = chosen.get("regularization", 0.0)
-    if not (math.isfinite(regularization) and 0 <= regularization <= MAX_REGULARIZATION):
-        raise CommandError(f"--regularization must be a number from 0 to {MAX_REGULARIZATION:g}, not {regularization:g}.")
-    if not 0 <= chosen.get("seed", 0) <= MAX_SEED:
-        raise CommandError(f"--seed must be a whole number from 0 to {MAX_SEED}.")
+    chosen = {}
+    for name, kind, low, high, rule in (
+        ("factors", int, 1, MAX_FACTORS, f"a whole number from 1 to {MAX_FACTORS}"),
+        ("epochs", int, 1, MAX_EPOCHS, f"a whole number from 1 to {MAX_EPOCHS:,}"),
+        ("seed", int, 0, MAX_SEED, f"a whole number from 0 to {MAX_SEED}"),
+        ("regularization", float, 0, MAX_REGULARIZATION, f"a number from 0 to {MAX_REGULARIZATION:g}"),
+        # Each row's loss is quadratic, so a damped Newton step lowers it only for step sizes in (0, 2).
+        ("learning_rate", float, 0, 2, "greater than 0 and less than 2"),
+    ):
+        raw = options.get(name)
+        if raw is None:
+            continue
+        try:
+            value = kind(str(raw).strip())
+        except ValueError:
+            value = None
+        exclusive = name == "learning_rate"
+        # NaN fails every comparison, and inf is out of range, so both land here too.
+        if value is None or not math.isfinite(value) or not (low < value < high if exclusive else low <= value <= high):
+            option = "--" + name.replace("_", "-")
+            raise CommandError(f"{option} must be {rule}, not {str(raw)[:40]!r}.")
+        chosen[name] = value
     try:
         train_threads()  # RECOMMENDER_TRAIN_THREADS, read by training
     except ValueError as exc:
@@ -59,8 +62,12 @@ def train_params(options):
     return dataclasses.replace(DEFAULTS, **chosen)
 
 
-def validation_fraction(value):
+def validation_fraction(raw):
     """The --validation-fraction of retrain, checked, or CommandError."""
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        value = math.nan
     if not (math.isfinite(value) and 0 < value < 1):
-        raise CommandError("--validation-fraction must be between 0 and 1 (exclusive).")
+        raise CommandError(f"--validation-fraction must be between 0 and 1 (exclusive), not {str(raw)[:40]!r}.")
     return value

@@ -1,14 +1,12 @@
 """Pure tests of the factor model and its fast trainer on tiny synthetic data with planted taste groups (no DB)."""
 
 import dataclasses
-import time
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from recommender.factor_model import (
-    FactorModel,
     FoldedUser,
     TrainParams,
     explain,
@@ -59,7 +57,7 @@ def fitted(data):
 def test_training_reduces_loss_and_reports_every_epoch(fitted):
     model, reports = fitted
     assert [r.epoch for r in reports] == list(range(1, PARAMS.epochs + 1))
-    assert all(isinstance(r, EpochReport) and r.seconds >= 0 for r in reports)
+    assert all(isinstance(r, EpochReport) and r.seconds > 0 for r in reports)  # each epoch is timed, not left at 0
     assert reports[-1].loss < reports[0].loss
     # block-coordinate Newton steps never increase the objective (small float slack)
     losses = np.array([r.loss for r in reports])
@@ -146,32 +144,6 @@ def test_fold_in_of_a_training_user_matches_trained_recommendations(fitted, data
         top_folded, _ = recommend(model, folded, n=3, exclude=items)
         assert len(set(top_trained.tolist()) & set(top_folded.tolist())) >= 2
         assert abs(folded.bias - float(model.user_bias[u])) < 0.3
-
-
-def test_fold_in_is_fast_for_200_ratings():
-    rng = np.random.default_rng(0)
-    k, n_items = 64, 10_000
-    model = FactorModel(
-        global_mean=3.9,
-        user_factors=rng.standard_normal((10, k + 16)).astype(np.float32),
-        item_factors=(rng.standard_normal((n_items, k + 16)) * 0.1).astype(np.float32),
-        user_bias=np.zeros(10, np.float32),
-        item_bias=np.zeros(n_items, np.float32),
-        rank_factors=k,
-        item_counts=np.full(n_items, 60),
-        n_train=600_000,
-    )
-    items = rng.choice(n_items, 200, replace=False)
-    values = rng.integers(1, 6, 200).astype(np.float32)
-    fold_in_user(model, items, values)  # warm-up (also caches the item Gram matrix)
-    best = min(_timed(lambda: fold_in_user(model, items, values)) for _ in range(7))
-    assert best < 0.005
-
-
-def _timed(fn):
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
 
 
 def test_similar_items_stay_in_group_and_respect_exclude(fitted):

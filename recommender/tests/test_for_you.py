@@ -61,7 +61,7 @@ def test_new_reader_who_rates_five_fantasy_books_gets_fantasy_at_once(reader_cli
     assert because and because <= rated
     html = response.content.decode()
     first = picks[0]
-    assert 1 <= first.predicted_stars <= 5
+    assert first.predicted_stars >= 4.0  # five 5-star fantasy ratings: the top fantasy pick is predicted high
     assert f"★ {first.predicted_stars:.1f} for you · Because you liked {first.because.title}" in html
 
 

@@ -18,8 +18,7 @@ class Command(BaseCommand):
         add_training_arguments(parser)
         parser.add_argument(
             "--validation-fraction",
-            type=float,
-            default=DEFAULT_VALIDATION_FRACTION,
+            default=DEFAULT_VALIDATION_FRACTION,  # checked by validation_fraction(), like the training options
             help=f"Share of each reader's ratings held out for early stopping and metrics (default {DEFAULT_VALIDATION_FRACTION}).",
         )
         parser.add_argument(
