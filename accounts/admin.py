@@ -10,7 +10,7 @@ from django.utils.functional import cached_property
 
 from catalog.models import Book
 
-from .models import Rater, Rating, ShelfEntry, User
+from .models import Dismissal, Rater, Rating, ShelfEntry, User
 from .ratings import refresh_rating_summaries
 
 
@@ -58,6 +58,14 @@ class UserAdmin(BaseUserAdmin):
 @admin.register(ShelfEntry)
 class ShelfEntryAdmin(admin.ModelAdmin):
     list_display = ["user", "book", "added"]
+    list_select_related = ["user", "book"]
+    raw_id_fields = ["user", "book"]
+    search_fields = ["user__email", "book__title"]
+
+
+@admin.register(Dismissal)
+class DismissalAdmin(admin.ModelAdmin):
+    list_display = ["user", "book", "created"]
     list_select_related = ["user", "book"]
     raw_id_fields = ["user", "book"]
     search_fields = ["user__email", "book__title"]

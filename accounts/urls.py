@@ -12,6 +12,7 @@ urlpatterns = [
     path("profile/delete/", views.delete_account, name="delete_account"),
     path("books/<int:pk>/rate/", views.rate, name="rate"),
     path("books/<int:pk>/shelf/", views.shelf, name="shelf"),
+    path("books/<int:pk>/not-interested/", views.dismiss, name="dismiss"),
     path("import/goodreads/", views.goodreads_import, name="goodreads_import"),
     path("import/goodreads/<int:pk>/", views.goodreads_import_result, name="goodreads_import_result"),
     path("recommendations/start/", views.onboarding, name="onboarding"),

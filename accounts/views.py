@@ -21,12 +21,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog.models import Book, BookAuthor, Genre
+from catalog.series import series_starts
 from recommender.api import popular_books
 
 from . import goodreads
 from .api import reader_book_state
 from .forms import DeleteAccountForm, GoodreadsImportForm, ProfileForm
-from .models import GoodreadsImport, Rating, ShelfEntry
+from .models import Dismissal, GoodreadsImport, Rating, ShelfEntry
 from .ratings import remove_all_ratings, remove_rating, set_rating
 
 PAGE_SIZE = 20
@@ -123,6 +124,30 @@ def shelf(request, pk):
     return book_state_response(request, book, message)
 
 
+@require_POST
+@reader_action
+def dismiss(request, pk):
+    """"Not interested" on a recommendation card, and its undo: the book leaves (or may return to) the reader's lists."""
+    book = get_object_or_404(Book, pk=pk)
+    action = request.POST.get("action", "dismiss")
+    if action not in {"dismiss", "undo"}:
+        return bad_request(request, "Choose to mark the book as not interested or to undo that.")
+    with transaction.atomic():
+        if action == "dismiss":
+            Dismissal.objects.get_or_create(user=request.user, book=book)
+            message = f"{book.title} won't be recommended to you again."
+        else:
+            Dismissal.objects.filter(user=request.user, book=book).delete()
+            message = f"{book.title} may be recommended to you again."
+    dismissed = action == "dismiss"
+    if wants_json(request):
+        return JsonResponse({"book": book.pk, "dismissed": dismissed, "message": message})
+    # The message of a dismissal carries an Undo button (templates/base.html), which needs the book.
+    request.session["last_dismissal"] = book.pk if dismissed else None
+    messages.success(request, message, extra_tags="dismissal" if dismissed else "")
+    return HttpResponseRedirect(safe_next(request, reverse("recommender:for_you")))
+
+
 # My books ----------------------------------------------------------------------------------------
 
 
@@ -135,11 +160,21 @@ def _author_prefetch(prefix):
 @login_required
 def my_books(request):
     showing_shelf = request.GET.get("list") == "want"
+    showing_dismissed = request.GET.get("list") == "dismissed"
     sort = request.GET.get("sort") if request.GET.get("sort") in RATING_SORTS else "recent"
     stars = request.GET.get("stars") if request.GET.get("stars") in {"1", "2", "3", "4", "5"} else ""
     rated_total = Rating.objects.filter(rater__user=request.user).count()
     shelf_total = ShelfEntry.objects.filter(user=request.user).count()
-    if showing_shelf:
+    dismissed_total = Dismissal.objects.filter(user=request.user).count()
+    if showing_dismissed:
+        entries = (
+            Dismissal.objects.filter(user=request.user)
+            .select_related("book")
+            .prefetch_related(_author_prefetch("book__"))
+            .order_by("-created", "-id")
+        )
+        total = dismissed_total
+    elif showing_shelf:
         entries = (
             ShelfEntry.objects.filter(user=request.user)
             .select_related("book")
@@ -172,6 +207,8 @@ def my_books(request):
         "accounts/my_books.html",
         {
             "showing_shelf": showing_shelf,
+            "showing_dismissed": showing_dismissed,
+            "dismissed_total": dismissed_total,
             "sort": sort,
             "sorts": [("recent", "Recently rated"), ("stars", "Stars"), ("title", "Title")],
             "stars": stars,
@@ -203,6 +240,7 @@ def profile(request):
             "form": form,
             "rated_total": Rating.objects.filter(rater__user=request.user).count(),
             "shelf_total": ShelfEntry.objects.filter(user=request.user).count(),
+            "dismissed_total": Dismissal.objects.filter(user=request.user).count(),
             "last_import": GoodreadsImport.objects.filter(user=request.user).first(),
         },
         status=400 if form.errors else 200,
@@ -210,7 +248,7 @@ def profile(request):
 
 
 def _export_rows(user):
-    """Every rating and want-to-read entry of a reader, as flat dicts (two queries plus author prefetches)."""
+    """Every rating, want-to-read entry and dismissal of a reader, as flat dicts (three queries plus author prefetches)."""
     ratings = (
         Rating.objects.filter(rater__user=user)
         .select_related("book")
@@ -239,7 +277,14 @@ def _export_rows(user):
         for r in ratings
     ]
     shelved = [{**book_fields(e.book), "added": e.added.isoformat()} for e in shelf_entries]
-    return rated, shelved
+    dismissals = (
+        Dismissal.objects.filter(user=user)
+        .select_related("book")
+        .prefetch_related(_author_prefetch("book__"))
+        .order_by("book__title", "book_id")
+    )
+    dismissed = [{**book_fields(d.book), "dismissed": d.created.isoformat()} for d in dismissals]
+    return rated, shelved, dismissed
 
 
 def _download_name(user, extension):
@@ -249,7 +294,7 @@ def _download_name(user, extension):
 @login_required
 @require_GET
 def export_json(request):
-    rated, shelved = _export_rows(request.user)
+    rated, shelved, dismissed = _export_rows(request.user)
     user = request.user
     data = {
         "account": {
@@ -260,6 +305,7 @@ def export_json(request):
         "exported": timezone.now().isoformat(),
         "ratings": rated,
         "want_to_read": shelved,
+        "not_interested": dismissed,
     }
     response = HttpResponse(json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="{_download_name(user, "json")}"'
@@ -269,8 +315,11 @@ def export_json(request):
 @login_required
 @require_GET
 def export_csv(request):
-    rated, shelved = _export_rows(request.user)
-    columns = ["list", "title", "authors", "goodreads_book_id", "isbn13", "isbn10", "stars", "rated", "updated", "added"]
+    rated, shelved, dismissed = _export_rows(request.user)
+    columns = [
+        "list", "title", "authors", "goodreads_book_id", "isbn13", "isbn10", "stars", "rated", "updated", "added",
+        "dismissed",
+    ]  # fmt: skip
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{_download_name(request.user, "csv")}"'
     writer = csv.DictWriter(response, fieldnames=columns, extrasaction="ignore")
@@ -279,6 +328,8 @@ def export_csv(request):
         writer.writerow({"list": "rated", **row})
     for row in shelved:
         writer.writerow({"list": "want-to-read", **row})
+    for row in dismissed:
+        writer.writerow({"list": "not-interested", **row})
     return response
 
 
@@ -290,7 +341,7 @@ def delete_account(request):
         user = request.user
         with transaction.atomic():
             # The ratings go first, each book's summary moving by the same deltas as removing one
-            # rating; deleting the user then deletes its Rater, shelf and import history (CASCADE),
+            # rating; deleting the user then deletes its Rater, shelf, dismissals and import history (CASCADE),
             # so the next retrain no longer sees this reader.
             remove_all_ratings(user)
             user.delete()
@@ -385,12 +436,16 @@ def onboarding(request):
     genres = Genre.objects.annotate(n=Count("books")).filter(n__gt=0).order_by("-n", "name")[:ONBOARDING_GENRES]
     sections, seen = [], set()
     for genre in genres:
-        picks = [rec.book for rec in popular_books(limit=ONBOARDING_BOOKS_PER_GENRE, genre=genre, exclude_ids=seen)]
+        # First volumes only: a reader can say whether they liked a series' first book, rarely its fifth.
+        popular = [rec.book for rec in popular_books(limit=4 * ONBOARDING_BOOKS_PER_GENRE, genre=genre, exclude_ids=seen)]
+        picks = [book for book in series_starts(popular, 2 * ONBOARDING_BOOKS_PER_GENRE) if book.pk not in seen]
+        picks = picks[:ONBOARDING_BOOKS_PER_GENRE]
         seen.update(book.pk for book in picks)
         if picks:
             sections.append({"title": genre.name, "books": picks})
     if not sections:
-        picks = [rec.book for rec in popular_books(limit=ONBOARDING_GENRES * ONBOARDING_BOOKS_PER_GENRE)]
+        popular = [rec.book for rec in popular_books(limit=4 * ONBOARDING_GENRES * ONBOARDING_BOOKS_PER_GENRE)]
+        picks = series_starts(popular, ONBOARDING_GENRES * ONBOARDING_BOOKS_PER_GENRE)
         if picks:
             sections.append({"title": "Popular with readers", "books": picks})
     all_books = [book for section in sections for book in section["books"]]

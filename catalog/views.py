@@ -19,6 +19,7 @@ from . import search as book_search
 from .caching import cache_for_anonymous, one_of, page_number, text
 from .filters import RATING_CHOICES, SORTS, BookFilter
 from .models import Author, Book, BookRedirect, Genre
+from .series import reading_order
 
 PAGE_SIZES = (12, 24, 48, 96)
 DEFAULT_PAGE_SIZE = 24
@@ -93,8 +94,12 @@ def book_detail(request, pk):
             raise Http404("No such book.")
         return redirect("catalog:book_detail", pk=merged_into, permanent=True)
     state = reader_book_state(request.user, [book])[book.pk]
-    similar = recommender_api.similar_books(book)
-    return render(request, "catalog/book_detail.html", {"book": book, "state": state, "similar": similar})
+    similar = recommender_api.similar_books(book, user=request.user)
+    return render(
+        request,
+        "catalog/book_detail.html",
+        {"book": book, "state": state, "similar": similar, "series_books": reading_order(book)},
+    )
 
 
 @cache_for_anonymous({"page": page_number})
