@@ -142,9 +142,8 @@ def dismiss(request, pk):
     dismissed = action == "dismiss"
     if wants_json(request):
         return JsonResponse({"book": book.pk, "dismissed": dismissed, "message": message})
-    # The message of a dismissal carries an Undo button (templates/base.html), which needs the book.
-    request.session["last_dismissal"] = book.pk if dismissed else None
-    messages.success(request, message, extra_tags="dismissal" if dismissed else "")
+    # The message of a dismissal carries an Undo button for its book (templates/base.html, |dismissed_book).
+    messages.success(request, message, extra_tags=f"dismissed-{book.pk}" if dismissed else "")
     return HttpResponseRedirect(safe_next(request, reverse("recommender:for_you")))
 
 
