@@ -60,7 +60,8 @@ def test_reader_journey(demo_site, page, screenshot, tmp_path):
     continue_link.click()
     expect(page.get_by_role("heading", name="For you", exact=True)).to_be_visible()
     expect(page.get_by_text("Picked from the 5 books you rated")).to_be_visible()
-    reasons = page.locator("main .book-card .reason").all_inner_texts()
+    # The picks (the "Continue your series" row above them says which volume comes next instead).
+    reasons = page.locator("main .for-you-grid .book-card .reason").all_inner_texts()
     assert len(reasons) >= 10
     assert all("Because you liked" in reason or "Matches the books you rated" in reason for reason in reasons), reasons
     assert any(title in reason for reason in reasons for title in onboarding_titles)
@@ -309,7 +310,7 @@ def test_demo_login_from_the_readme_works_in_the_browser(demo_site, page, screen
     page.goto("/")
     screenshot("demo-home-signed-in")
     page.goto("/recommendations/")
-    expect(page.locator("main .book-card .reason").first).to_contain_text("Because you liked")
+    expect(page.locator("main .for-you-grid .book-card .reason").first).to_contain_text("Because you liked")
     screenshot("demo-for-you")
 
 
