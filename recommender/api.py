@@ -108,14 +108,18 @@ def similar_books(book, limit=8, user=None):
     books = _books_in_order(ids)
     genres = {genre.pk: genre.name for genre in book.genres.all()}
     shared_genres = _genres_of([other.pk for other in books], genres)
-    return [Recommendation(other, similar_reason(book, other, shared_genres.get(other.pk, []))) for other in books]
+    authors = set(book.author_list)
+    return [
+        Recommendation(other, similar_reason(book, authors, other, shared_genres.get(other.pk, []))) for other in books
+    ]
 
 
-def similar_reason(book, other, shared_genres):
-    """What ties ``other`` to ``book`` for a reader: the same series, a shared author, a shared genre, or the readers."""
+def similar_reason(book, authors, other, shared_genres):
+    """What ties ``other`` to ``book`` (whose author names are ``authors``): the same series, a shared author,
+    a shared genre, or else its readers."""
     if book.series and other.series == book.series:
         return f"Book {other.series_position} of {other.series}" if other.series_position else f"Also in {other.series}"
-    shared_authors = [name for name in other.author_list if name in set(book.author_list)]
+    shared_authors = [name for name in other.author_list if name in authors]
     if shared_authors:
         return f"Also by {shared_authors[0]}"
     if shared_genres:
