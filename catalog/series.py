@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from .models import Book
 
@@ -30,17 +31,18 @@ class Volume:
     title: str
     hidden: bool = False
 
-    @property
+    # Read many times per ranking: parsed once per Volume (cached_property writes the instance dict, frozen or not).
+    @cached_property
     def span(self):
         return position_range(self.position)
 
-    @property
+    @cached_property
     def start(self):
         """Numeric position for ordering; unnumbered books sort last."""
         span = self.span
         return span[0] if span else float("inf")
 
-    @property
+    @cached_property
     def is_omnibus(self):
         span = self.span
         return (span is not None and span[1] > span[0]) or bool(OMNIBUS_TITLE.search(self.title))
