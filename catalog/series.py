@@ -4,6 +4,8 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
+from django.db import connection
+
 from .models import Book
 
 # Titles of editions that bind several volumes together (Goodreads writes them with or without a "#1-3").
@@ -66,8 +68,14 @@ _VOLUME_FIELDS = ("pk", "series", "series_position", "title", "hidden_from_recom
 
 def volumes_of_books(book_ids):
     """{book id: Volume} for the given books that belong to a series (one query)."""
-    rows = Book.objects.filter(pk__in=list(book_ids)).exclude(series="").values_list(*_VOLUME_FIELDS)
-    return {row[0]: Volume(*row) for row in rows}
+    ids = sorted({int(book_id) for book_id in book_ids})
+    if not ids:
+        return {}
+    # A ranking's few hundred ids: Django's pk__in prepares each value on its own (~10 µs apiece,
+    # the larger part of the series rules' time); whole numbers are written into the SQL as they are.
+    column = f"{connection.ops.quote_name(Book._meta.db_table)}.{connection.ops.quote_name('id')}"
+    books = Book.objects.extra(where=[f"{column} IN ({', '.join(map(str, ids))})"])
+    return {row[0]: Volume(*row) for row in books.exclude(series="").values_list(*_VOLUME_FIELDS)}
 
 
 def series_volumes(names):
@@ -79,8 +87,13 @@ def series_volumes(names):
     for row in Book.objects.filter(series__in=names).values_list(*_VOLUME_FIELDS):
         by_series[row[1]].append(Volume(*row))
     for volumes in by_series.values():
-        volumes.sort(key=lambda volume: (volume.start, volume.is_omnibus, volume.title, volume.pk))
+        volumes.sort(key=reading_key)
     return by_series
+
+
+def reading_key(volume):
+    """Reading order: numeric position (unnumbered last), a single volume before an omnibus of the same start."""
+    return (volume.start, volume.is_omnibus, volume.title, volume.pk)
 
 
 def first_volume(volumes, excluded=()):

@@ -36,7 +36,7 @@ def recommendations_for(user, limit=12, offset=0):
     """
     ratings = serving.ReaderRatings.of(user)
     reader = reader_books(user, ratings)
-    ranking, ids, popular = for_you_picks(user, ratings, reader, offset + limit, page_size=offset + limit)
+    ranking, ids, popular, _ = for_you_picks(user, ratings, reader, offset + limit, page_size=offset + limit)
     page_ids = ids[offset : offset + limit]
     return describe_ranking(ranking, page_ids) if ranking is not None else describe_popular(popular, page_ids)
 
@@ -51,7 +51,8 @@ def reader_books(user, ratings):
 
 
 def for_you_picks(user, ratings, reader, depth, page_size):
-    """(ranking or None, the ordered ids For you shows, popular picks by id when there is no ranking).
+    """(ranking or None, the ordered ids For you shows, popular picks by id when there is no ranking, and the
+    series volumes looked up on the way, which continue_your_series reuses).
 
     The model's (or the popular) ranking with the reader's own books left out, cold sequels swapped for
     first volumes and omnibuses pruned (recommender/series.py), arranged so that each page of
@@ -64,7 +65,7 @@ def for_you_picks(user, ratings, reader, depth, page_size):
     if ranking is None:
         popular = {pick.book.pk: pick for pick in popular_for_reader(ratings, limit=deeper, exclude_ids=reader.excluded)}
     ids, volumes = series_aware(ranking.book_ids if ranking is not None else list(popular), reader)
-    return ranking, paged(ids[:depth], volumes, page_size), popular
+    return ranking, paged(ids[:depth], volumes, page_size), popular, volumes
 
 
 def describe_popular(popular, page_ids):
@@ -81,9 +82,12 @@ def describe_popular(popular, page_ids):
     return picks
 
 
-def continue_your_series(reader, limit=12):
-    """"Continue your series": the next unread volume of each series the reader rated 4 stars or more."""
-    books = _books_in_order(continue_series(reader, limit=limit))
+def continue_your_series(reader, limit=12, known=None):
+    """"Continue your series": the next unread volume of each series the reader rated 4 stars or more.
+
+    ``known``: the volumes for_you_picks returned, to save two queries.
+    """
+    books = _books_in_order(continue_series(reader, limit=limit, known=known))
     return [Recommendation(book, f"Book {book.series_position} of {book.series}") for book in books]
 
 

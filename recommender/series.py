@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from catalog.series import Volume, first_volume, series_volumes, volumes_of_books
+from catalog.series import Volume, first_volume, reading_key, series_volumes, volumes_of_books
 
 MAX_PER_SERIES = 2
 
@@ -39,10 +39,12 @@ class ReaderBooks:
 
 def series_aware(ranked_ids, reader: ReaderBooks):
     """(The ranked ids with the reader's own books removed, cold sequels swapped for first volumes and omnibuses
-    pruned; {book id: Volume} of every series book among them, for ``paged``). Two queries."""
+    pruned; {book id: Volume} of every book of each series among them and among the reader's rated books, for
+    ``paged`` and ``continue_series``). Two queries."""
     excluded = reader.excluded
     candidates = [book_id for book_id in ranked_ids if book_id not in excluded]
-    volumes = volumes_of_books(candidates)
+    # The reader's rated books come along in the same two queries, for continue_series.
+    volumes = volumes_of_books([*candidates, *reader.rated])
     all_volumes = series_volumes({volume.series for volume in volumes.values()})
     known = {volume.pk: volume for series in all_volumes.values() for volume in series}
     started = reader.started
@@ -117,11 +119,23 @@ def prefer_single_volumes(ranking, behind, liked_books):
     return {**behind, **again}
 
 
-def continue_series(reader: ReaderBooks, limit=12):
-    """The next unread volume of each series the reader rated a volume of 4 stars or more, best-loved series first."""
+def continue_series(reader: ReaderBooks, limit=12, known=None):
+    """The next unread volume of each series the reader rated a volume of 4 stars or more, best-loved series first.
+
+    ``known``: the volumes series_aware returned for this reader (then no query is made), else looked up.
+    """
     liked = [book_id for book_id, stars in reader.rated.items() if stars >= 4]
-    volumes = volumes_of_books(liked)
-    by_series = series_volumes({volume.series for volume in volumes.values()})
+    if known is None:
+        volumes = volumes_of_books(liked)
+        by_series = series_volumes({volume.series for volume in volumes.values()})
+    else:
+        volumes = {book_id: known[book_id] for book_id in liked if book_id in known}
+        by_series = {volume.series: [] for volume in volumes.values()}
+        for volume in known.values():
+            if volume.series in by_series:
+                by_series[volume.series].append(volume)
+        for series in by_series.values():
+            series.sort(key=reading_key)
     love = {}
     for book_id, volume in volumes.items():
         love[volume.series] = max(love.get(volume.series, 0), reader.rated[book_id])
