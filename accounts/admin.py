@@ -11,7 +11,7 @@ from django.utils.functional import cached_property
 from catalog.caching import forget_anonymous_page
 from catalog.models import Book
 
-from .models import Rater, Rating, Review, ShelfEntry, User
+from .models import Dismissal, Rater, Rating, Review, ShelfEntry, User
 from .ratings import refresh_rating_summaries
 
 
@@ -62,6 +62,14 @@ class UserAdmin(BaseUserAdmin):
 class ShelfEntryAdmin(admin.ModelAdmin):
     list_display = ["user", "book", "shelf", "added", "date_read", "read_count"]
     list_filter = ["shelf"]
+    list_select_related = ["user", "book"]
+    raw_id_fields = ["user", "book"]
+    search_fields = ["user__email", "book__title"]
+
+
+@admin.register(Dismissal)
+class DismissalAdmin(admin.ModelAdmin):
+    list_display = ["user", "book", "created"]
     list_select_related = ["user", "book"]
     raw_id_fields = ["user", "book"]
     search_fields = ["user__email", "book__title"]

@@ -273,3 +273,22 @@ class ReadingGoal(models.Model):
 
     def __str__(self):
         return f"{self.user}: {self.books} books in {self.year}"
+
+
+class Dismissal(models.Model):
+    """A book the reader marked "Not interested": never recommended to them again, and a negative signal."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="dismissals")
+    book = models.ForeignKey("catalog.Book", on_delete=models.CASCADE, related_name="dismissals")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "book"], name="dismissal_unique_user_book")]
+        indexes = [
+            # My books' "Not interested" list, newest first; For you reads the same rows by user.
+            models.Index(fields=["user", "-created"], name="dismissal_user_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} is not interested in {self.book_id}"

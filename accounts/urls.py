@@ -18,6 +18,7 @@ urlpatterns = [
     path("books/<int:pk>/review/", views.write_review, name="write_review"),
     path("reviews/<int:pk>/edit/", views.edit_review, name="edit_review"),
     path("reviews/<int:pk>/delete/", views.delete_review, name="delete_review"),
+    path("books/<int:pk>/not-interested/", views.dismiss, name="dismiss"),
     path("import/goodreads/", views.goodreads_import, name="goodreads_import"),
     path("import/goodreads/<int:pk>/", views.goodreads_import_result, name="goodreads_import_result"),
     path("recommendations/start/", views.onboarding, name="onboarding"),

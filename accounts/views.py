@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from catalog import search as book_search
 from catalog.caching import forget_anonymous_page
 from catalog.models import Book, BookAuthor, Genre
+from catalog.series import series_starts
 from catalog.svg_charts import bar_chart
 from recommender.api import popular_books
 
@@ -44,7 +45,7 @@ from .forms import (
     ShelfForm,
     first_error,
 )
-from .models import GoodreadsImport, Rating, ReadingGoal, Review, Shelf, ShelfEntry
+from .models import Dismissal, GoodreadsImport, Rating, ReadingGoal, Review, Shelf, ShelfEntry
 from .ratings import remove_all_ratings, remove_rating, set_rating
 from .shelves import ShelfError, move_to_shelf
 
@@ -219,6 +220,32 @@ def delete_review(request, pk):
     return HttpResponseRedirect(book.get_absolute_url())
 
 
+# Not interested ----------------------------------------------------------------------------------
+
+
+@require_POST
+@reader_action
+def dismiss(request, pk):
+    """"Not interested" on a recommendation card, and its undo: the book leaves (or may return to) the reader's lists."""
+    book = get_object_or_404(Book, pk=pk)
+    action = request.POST.get("action", "dismiss")
+    if action not in {"dismiss", "undo"}:
+        return bad_request(request, "Choose to mark the book as not interested or to undo that.")
+    with transaction.atomic():
+        if action == "dismiss":
+            Dismissal.objects.get_or_create(user=request.user, book=book)
+            message = f"{book.title} won't be recommended to you again."
+        else:
+            Dismissal.objects.filter(user=request.user, book=book).delete()
+            message = f"{book.title} may be recommended to you again."
+    dismissed = action == "dismiss"
+    if wants_json(request):
+        return JsonResponse({"book": book.pk, "dismissed": dismissed, "message": message})
+    # The message of a dismissal carries an Undo button for its book (templates/base.html, |dismissed_book).
+    messages.success(request, message, extra_tags=f"dismissed-{book.pk}" if dismissed else "")
+    return HttpResponseRedirect(safe_next(request, reverse("recommender:for_you")))
+
+
 # My books ----------------------------------------------------------------------------------------
 
 
@@ -252,6 +279,7 @@ def _my_books_order(user, sort):
 @login_required
 def my_books(request):
     form = MyBooksForm(request.GET)
+    showing_dismissed = request.GET.get("list") == "dismissed"
     for problem in form.problems():
         messages.warning(request, problem)
     shelf = form.value("shelf", Shelf.READ)
@@ -259,27 +287,42 @@ def my_books(request):
     stars = form.value("stars", "")
     tabs = shelf_counts(request.user)
     counts = {value: count for value, _, count in tabs}
-    annotations, order = _my_books_order(request.user, sort)
-    entries = (
-        ShelfEntry.objects.filter(user=request.user, shelf=shelf)
-        .annotate(**annotations)
-        .select_related("book")
-        .prefetch_related(_author_prefetch("book__"))
-        .order_by(*order)
-    )
-    if stars:
-        entries = entries.filter(book__ratings__rater__user=request.user, book__ratings__value=int(stars))
+    dismissed_total = Dismissal.objects.filter(user=request.user).count()
+    if showing_dismissed:
+        stars = ""
+        entries = (
+            Dismissal.objects.filter(user=request.user)
+            .select_related("book")
+            .prefetch_related(_author_prefetch("book__"))
+            .order_by("-created", "-id")
+        )
+    else:
+        annotations, order = _my_books_order(request.user, sort)
+        entries = (
+            ShelfEntry.objects.filter(user=request.user, shelf=shelf)
+            .annotate(**annotations)
+            .select_related("book")
+            .prefetch_related(_author_prefetch("book__"))
+            .order_by(*order)
+        )
+        if stars:
+            entries = entries.filter(book__ratings__rater__user=request.user, book__ratings__value=int(stars))
     paginator = Paginator(entries, PAGE_SIZE)
-    if not stars:
+    if showing_dismissed:
+        paginator.count = dismissed_total
+    elif not stars:
         paginator.count = counts.get(shelf, 0)  # already counted above; saves a query
     page = paginator.get_page(form.value("page", 1))
     books = [entry.book for entry in page.object_list]
     state = reader_book_state(request.user, books)
     rows = [{"entry": entry, "book": entry.book, "state": state[entry.book.pk]} for entry in page.object_list]
     query = request.GET.copy()
-    for name in ("page", "list"):
+    for name in ("page", "list", "shelf"):
         query.pop(name, None)
-    query["shelf"] = shelf
+    if showing_dismissed:
+        query["list"] = "dismissed"
+    else:
+        query["shelf"] = shelf
     return render(
         request,
         "accounts/my_books.html",
@@ -287,6 +330,8 @@ def my_books(request):
             "shelf": shelf,
             "shelf_label": Shelf(shelf).label,
             "tabs": tabs,
+            "showing_dismissed": showing_dismissed,
+            "dismissed_total": dismissed_total,
             "sort": sort,
             "sorts": list(MyBooksForm.SORTS.items()),
             "stars": stars,
@@ -414,6 +459,7 @@ def profile(request):
             "form": form,
             "rated_total": Rating.objects.filter(rater__user=request.user).count(),
             "shelf_counts": [(label, count) for _, label, count in shelf_counts(request.user)],
+            "dismissed_total": Dismissal.objects.filter(user=request.user).count(),
             "last_import": GoodreadsImport.objects.filter(user=request.user).first(),
         },
         status=400 if form.errors else 200,
@@ -461,6 +507,27 @@ def _export_reviews(user):
     ]
 
 
+def _export_dismissals(user):
+    """The books a reader marked "Not interested", for the JSON export (Goodreads' CSV format has no place for them)."""
+    dismissals = (
+        Dismissal.objects.filter(user=user)
+        .select_related("book")
+        .prefetch_related(_author_prefetch("book__"))
+        .order_by("book__title", "book_id")
+    )
+    return [
+        {
+            "book_id": d.book_id,
+            "title": d.book.title,
+            "authors": d.book.author_names,
+            "goodreads_book_id": d.book.goodreads_book_id,
+            "isbn13": d.book.isbn13,
+            "dismissed": d.created.isoformat(),
+        }
+        for d in dismissals
+    ]
+
+
 def _download_name(user, extension):
     return f"bookrec-{user.pk}-{timezone.now():%Y%m%d}.{extension}"
 
@@ -491,6 +558,7 @@ def export_json(request):
             {"year": year, "books": books}
             for year, books in ReadingGoal.objects.filter(user=user).order_by("year").values_list("year", "books")
         ],
+        "not_interested": _export_dismissals(user),
     }
     response = HttpResponse(json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="{_download_name(user, "json")}"'
@@ -517,7 +585,8 @@ def delete_account(request):
         user = request.user
         with transaction.atomic():
             # The ratings go first, each book's summary moving by the same deltas as removing one
-            # rating; deleting the user then deletes its Rater, shelf, reviews, goals and import history (CASCADE),
+            # rating; deleting the user then deletes its Rater, shelf, reviews, goals, dismissals and import history
+            # (CASCADE),
             # so the next retrain no longer sees this reader.
             remove_all_ratings(user)
             user.delete()
@@ -688,11 +757,15 @@ def onboarding(request):
     columns = []
     genres = Genre.objects.annotate(n=Count("books")).filter(n__gt=0).order_by("-n", "name")[:ONBOARDING_GENRES]
     for genre in genres:
-        picks = [rec.book for rec in popular_books(limit=per_round * rounds, genre=genre, exclude_ids=seen)]
+        # First volumes only: a reader can say whether they liked a series' first book, rarely its fifth.
+        popular = [rec.book for rec in popular_books(limit=4 * per_round * rounds, genre=genre, exclude_ids=seen)]
+        picks = [book for book in series_starts(popular, 2 * per_round * rounds) if book.pk not in seen]
+        picks = picks[: per_round * rounds]
         seen.update(book.pk for book in picks)
         columns.append((genre.name, picks))
     if not any(picks for _, picks in columns):
-        picks = [rec.book for rec in popular_books(limit=ONBOARDING_GENRES * per_round * rounds, exclude_ids=seen)]
+        popular = [rec.book for rec in popular_books(limit=4 * ONBOARDING_GENRES * per_round * rounds, exclude_ids=seen)]
+        picks = series_starts(popular, ONBOARDING_GENRES * per_round * rounds)
         columns = [("Popular with readers", picks)]
         per_round = ONBOARDING_GENRES * per_round
     batches = []

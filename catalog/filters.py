@@ -4,15 +4,19 @@ import django_filters
 from django import forms
 from django.core.cache import cache
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db.models import Case, Value, When
 
 from .languages import language_name
 from .models import Book, Genre
+from .series import series_volumes
 
 SORTS = {
     "popular": (["-ratings_count", "id"], "Most rated"),
     "rating": (["-bayesian_rating", "id"], "Highest rated"),
     "newest": (["-publication_year", "id"], "Newest"),
     "title": (["title", "id"], "Title A–Z"),
+    # Reading order within one series (numeric position, so 10 after 9); other lists fall back to most rated.
+    "series": (["-ratings_count", "id"], "Series order"),
 }
 RATING_CHOICES = [("", "Any rating"), ("3", "3 stars and up"), ("3.5", "3.5 stars and up"),
                   ("4", "4 stars and up"), ("4.5", "4.5 stars and up")]
@@ -60,4 +64,10 @@ class BookFilter(django_filters.FilterSet):
         return queryset.filter(pk__in=Book.authors.through.objects.filter(author__name__icontains=value).values("book_id"))
 
     def sort_books(self, queryset, name, value):
+        series = (self.form.cleaned_data.get("series") or "").strip() if hasattr(self.form, "cleaned_data") else ""
+        if value == "series" and series:
+            # Positions are text ("2", "0.5", "1-3"): ordered in Python; a series has a few dozen books at most.
+            order = [volume.pk for volume in series_volumes([series])[series]]
+            ranks = Case(*[When(pk=pk, then=Value(rank)) for rank, pk in enumerate(order)], default=Value(len(order)))
+            return queryset.order_by(ranks, "id")
         return queryset.order_by(*SORTS.get(value, SORTS["popular"])[0])

@@ -20,6 +20,7 @@ from . import search as book_search
 from .caching import cache_for_anonymous, one_of, page_number, text
 from .filters import RATING_CHOICES, SORTS, BookFilter
 from .models import Author, Book, BookRedirect, Genre
+from .series import reading_order
 
 PAGE_SIZES = (12, 24, 48, 96)
 DEFAULT_PAGE_SIZE = 24
@@ -120,12 +121,13 @@ def book_detail(request, pk):
         if merged_into is None:
             raise Http404("No such book.")
         return redirect("catalog:book_detail", pk=merged_into, permanent=True)
-    similar = recommender_api.similar_books(book)
+    similar = recommender_api.similar_books(book, user=request.user)
     # One call for the book and its similar books' cards (an anonymous visitor's state is all "unrated").
     states = reader_book_state(request.user, [book] + [pick.book for pick in similar])
     reviews = book_reviews(book, request.user)
     return render(request, "catalog/book_detail.html", {
         "book": book, "state": states[book.pk], "similar": similar, "book_states": states, "reviews": reviews,
+        "series_books": reading_order(book),
     })
 
 

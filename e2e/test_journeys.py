@@ -60,7 +60,8 @@ def test_reader_journey(demo_site, page, screenshot, tmp_path):
     continue_link.click()
     expect(page.get_by_role("heading", name="For you", exact=True)).to_be_visible()
     expect(page.get_by_text("Picked from the 5 books you rated")).to_be_visible()
-    reasons = page.locator("main .book-card .reason").all_inner_texts()
+    # The picks (the "Continue your series" row above them says which volume comes next instead).
+    reasons = page.locator("main .for-you-grid .book-card .reason").all_inner_texts()
     assert len(reasons) >= 10
     assert all("Because you liked" in reason or "Matches the books you rated" in reason for reason in reasons), reasons
     assert any(title in reason for reason in reasons for title in onboarding_titles)
@@ -315,7 +316,7 @@ def test_demo_login_from_the_readme_works_in_the_browser(demo_site, page, screen
     page.goto("/")
     screenshot("demo-home-signed-in")
     page.goto("/recommendations/")
-    expect(page.locator("main .book-card .reason").first).to_contain_text("Because you liked")
+    expect(page.locator("main .for-you-grid .book-card .reason").first).to_contain_text("Because you liked")
     screenshot("demo-for-you")
 
 
@@ -403,5 +404,52 @@ def test_my_books_shelves_and_the_import_results_fit_and_work(demo_site, browser
         assert ShelfEntry.objects.get(user=reader, book__title="1984").shelf == "to-read"
         assert fits(), "the book page overflows"
         shoot(page, f"shelves-04-book-page-{width}")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("viewport", [{"width": 390, "height": 844}, {"width": 1280, "height": 900}], ids=["phone", "desktop"])
+def test_series_reader_without_javascript_dismisses_and_undoes(demo_site, browser, shoot, sign_in, viewport):
+    from accounts.ratings import set_rating
+    from catalog.series import position_range
+
+    reader = User.objects.create_user(email="potter@example.com", password=PASSWORD)
+    for book in Book.objects.filter(series="Harry Potter"):
+        set_rating(reader, book, 5)
+    context = browser.new_context(base_url=demo_site, java_script_enabled=False, viewport=viewport)
+    context.set_default_timeout(10_000)
+    sign_in(context, reader)
+    page = context.new_page()
+    name = viewport["width"]
+    try:
+        page.goto("/recommendations/")
+        expect(page.get_by_role("heading", name="For you")).to_be_visible()
+        titles = card_titles(page)
+        shown = {book.title: book for book in Book.objects.filter(title__in=titles)}
+        cold = [t for t in titles if shown[t].series not in ("", "Harry Potter")
+                and (position_range(shown[t].series_position) or (1, 1))[0] > 1]  # fmt: skip
+        assert cold == [], cold
+        # Nothing spills sideways on a phone.
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        shoot(page, f"series-{name}-01-for-you")
+
+        first = titles[0]
+        page.locator("main .book-card").first.get_by_role("button", name=f"Not interested in {first}").click()
+        expect(page).to_have_url(re.compile(r"/recommendations/$"))
+        message = page.locator(".messages")
+        expect(message).to_contain_text(f"{first} won't be recommended to you again.")
+        assert first not in card_titles(page)
+        shoot(page, f"series-{name}-02-dismissed")
+        message.get_by_role("button", name="Undo").click()
+        expect(message).to_contain_text(f"{first} may be recommended to you again.")
+        assert first in card_titles(page)
+
+        # The book page lists a series in reading order, with the numbers.
+        page.goto(Book.objects.get(title="The Return of the King").get_absolute_url())
+        expect(page.locator(".series-volumes li")).to_have_text(
+            [re.compile(r"#1\s+The Fellowship"), re.compile(r"#2\s+The Two Towers"), re.compile(r"#3\s+The Return")]
+        )
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        shoot(page, f"series-{name}-03-book-page")
     finally:
         context.close()

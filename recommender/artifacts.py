@@ -2,8 +2,9 @@
 
 # Layout: one uncompressed .npz (np.savez, read back with allow_pickle=False) holding
 #   rater_ids, book_ids       database ids of the model's rows and columns (int64)
-#   rater_rating_counts       each rater's ratings when the data was loaded (int32), so serving can
-#                             tell that a reader's ratings changed since training and fold them in
+#   rater_rating_counts       each rater's ratings plus unrated dismissals when the data was loaded
+#                             (int32), so serving can tell that a reader's ratings or dismissals
+#                             changed since training and fold them in
 #   model.<field>             every numpy array field of factor_model.FactorModel
 #   meta                      JSON (as uint8): the FactorModel's scalar fields and its TrainParams
 # Float32 factors barely compress (zlib saves ~8% for a second of CPU), so the blob is stored raw.

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection
 
-from accounts.models import Rating
+from accounts.models import Dismissal, Rating
 from accounts.ratings import ratings_fingerprint
 
-__all__ = ["RatingData", "has_ratings", "index_ids", "load_ratings", "ratings_fingerprint"]
+__all__ = ["RatingData", "has_ratings", "index_ids", "load_dismissals", "load_ratings", "ratings_fingerprint"]
 
 
 @dataclass
@@ -54,6 +54,35 @@ def load_ratings(using_copy=None):
         rater_ids=rater_ids.astype(np.int64),
         book_ids=book_ids.astype(np.int64),
     )
+
+
+def load_dismissals(data: RatingData):
+    """(row, column) in ``data`` of every dismissal whose reader and book the ratings know and that is not rated.
+
+    A site reader's dismissals are few (one query); a dismissed book the reader later rated is a rating.
+    """
+    pairs = np.array(
+        list(Dismissal.objects.filter(user__rater__isnull=False).values_list("user__rater__id", "book_id")),
+        dtype=np.int64,
+    ).reshape(-1, 2)
+    rows, row_known = _positions(data.rater_ids, pairs[:, 0])
+    columns, column_known = _positions(data.book_ids, pairs[:, 1])
+    rows, columns = rows[row_known & column_known], columns[row_known & column_known]
+    if len(rows):
+        n_items = len(data.book_ids)
+        mine = np.isin(data.user_idx, np.unique(rows))
+        rated = data.user_idx[mine].astype(np.int64) * n_items + data.item_idx[mine]
+        unrated = ~np.isin(rows * n_items + columns, rated)
+        rows, columns = rows[unrated], columns[unrated]
+    return rows.astype(np.int64), columns.astype(np.int64)
+
+
+def _positions(sorted_ids, ids):
+    """(index of each id in sorted_ids, mask of ids found there)."""
+    if len(sorted_ids) == 0 or len(ids) == 0:
+        return np.zeros(len(ids), np.int64), np.zeros(len(ids), bool)
+    pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return pos, sorted_ids[pos] == ids
 
 
 def index_ids(ids):

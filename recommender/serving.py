@@ -13,18 +13,18 @@ import hashlib
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 
-from accounts.models import Rating
+from accounts.models import Dismissal, Rating
 from accounts.ratings import ratings_version
 from catalog.models import Book
 
-from . import factor_model
+from . import dismissals, factor_model
 from .activation import ACTIVE_RUN_CACHE_KEY
 from .artifacts import unpack
 from .models import ModelArtifact, ModelRun
@@ -135,28 +135,42 @@ class ReaderRatings:
     book_ids: np.ndarray  # int64
     values: np.ndarray  # float32
     latest: datetime | None
+    # "Not interested": never recommended, and a negative signal in the ranking (recommender/dismissals.py)
+    dismissed_ids: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    dismissed_latest: datetime | None = None
 
     @classmethod
     def of(cls, user):
-        """One query: every rating of a site reader (empty for anonymous readers)."""
+        """Two queries: every rating and dismissal of a site reader (empty for anonymous readers)."""
         if not user.is_authenticated:
             return cls(None, np.empty(0, np.int64), np.empty(0, np.float32), None)
+        dismissed = list(Dismissal.objects.filter(user=user).values_list("book_id", "created"))
+        marks = {
+            "dismissed_ids": np.array([row[0] for row in dismissed], dtype=np.int64),
+            "dismissed_latest": max((row[1] for row in dismissed), default=None),
+        }
         rows = list(Rating.objects.filter(rater__user=user).values_list("rater_id", "book_id", "value", "updated"))
         if not rows:
-            return cls(None, np.empty(0, np.int64), np.empty(0, np.float32), None)
+            return cls(None, np.empty(0, np.int64), np.empty(0, np.float32), None, **marks)
         return cls(
             rater_id=rows[0][0],
             book_ids=np.array([row[1] for row in rows], dtype=np.int64),
             values=np.array([row[2] for row in rows], dtype=np.float32),
             latest=max(row[3] for row in rows),
+            **marks,
         )
+
+    def negatives(self):
+        """Dismissed books the reader has not rated (a rating says more than a dismissal)."""
+        return self.dismissed_ids[~np.isin(self.dismissed_ids, self.book_ids)]
 
     def __len__(self):
         return len(self.book_ids)
 
     def digest(self):
         order = np.argsort(self.book_ids)
-        payload = self.book_ids[order].tobytes() + self.values[order].tobytes()
+        payload = self.book_ids[order].tobytes() + self.values[order].tobytes() + b"|"
+        payload += np.sort(self.negatives()).tobytes()
         return hashlib.blake2b(payload, digest_size=12).hexdigest()
 
 
@@ -171,11 +185,14 @@ def reader_vector(loaded: LoadedModel, ratings: ReaderRatings):
     if len(ratings) == 0:
         return None
     row = loaded.rater_index(ratings.rater_id)
+    negatives, negative_known = loaded.book_indices(ratings.negatives())
+    negatives = negatives[negative_known]
     if (
         row is not None
-        and int(loaded.rater_rating_counts[row]) == len(ratings)
+        and int(loaded.rater_rating_counts[row]) == len(ratings) + len(negatives)
         and ratings.latest is not None
         and ratings.latest < loaded.trained_from
+        and (ratings.dismissed_latest is None or ratings.dismissed_latest < loaded.trained_from)
     ):
         return factor_model.user_state(loaded.model, row)
     items, known = loaded.book_indices(ratings.book_ids)
@@ -188,7 +205,7 @@ def reader_vector(loaded: LoadedModel, ratings: ReaderRatings):
     if cached is not None:
         vector, bias = cached
         return factor_model.FoldedUser(vector=np.frombuffer(vector, dtype=np.float32).copy(), bias=bias)
-    state = factor_model.fold_in_user(loaded.model, items[known], ratings.values[known])
+    state = dismissals.fold_in(loaded.model, items[known], ratings.values[known], negatives)
     cache.set(key, (np.asarray(state.vector, dtype=np.float32).tobytes(), float(state.bias)), FOLD_IN_CACHE_SECONDS)
     return state
 
@@ -242,22 +259,24 @@ def personal_ranking(user, limit, ratings=None) -> PersonalRanking | None:
     if state is None:
         return None
     rated, known = loaded.book_indices(ratings.book_ids)
-    top, _ = factor_model.recommend(
-        loaded.model, state, n=limit, exclude=np.concatenate([rated[known], hidden_indices(loaded)])
-    )
+    dismissed, dismissed_known = loaded.book_indices(ratings.dismissed_ids)
+    exclude = np.concatenate([rated[known], dismissed[dismissed_known], hidden_indices(loaded)])
+    top, _ = factor_model.recommend(loaded.model, state, n=limit, exclude=exclude)
     ids = [int(book_id) for book_id in loaded.book_ids[top]]
     return PersonalRanking(book_ids=ids, loaded=loaded, state=state, ratings=ratings)
 
 
-def similar_book_ids(book_id, limit):
-    """Nearest books in embedding space with a popularity prior, hidden books left out. None: no model."""
+def similar_book_ids(book_id, limit, exclude_ids=()):
+    """Nearest books in embedding space with a popularity prior, hidden books (and exclude_ids) left out. None: no model."""
     loaded = active_model()
     if loaded is None:
         return None
     index = loaded.book_index(book_id)
     if index is None:
         return None
-    top, _ = factor_model.similar_items(loaded.model, index, n=limit, exclude=hidden_indices(loaded))
+    excluded, known = loaded.book_indices(list(exclude_ids))
+    exclude = np.concatenate([hidden_indices(loaded), excluded[known]])
+    top, _ = factor_model.similar_items(loaded.model, index, n=limit, exclude=exclude)
     return [int(other) for other in loaded.book_ids[top]]
 
 

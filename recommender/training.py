@@ -28,11 +28,11 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from . import kernel
+from . import dismissals, kernel
 from .activation import RetrainError, RetrainLock, make_active, prune_artifacts
 from .artifacts import StoredModel, pack
 from .factor_model import TrainParams
-from .loading import has_ratings, load_ratings, ratings_fingerprint
+from .loading import has_ratings, load_dismissals, load_ratings, ratings_fingerprint
 from .models import ModelArtifact, ModelRun
 from .validation import DEFAULT_VALIDATION_FRACTION, quality_gate, split_validation, validation_metrics
 
@@ -185,7 +185,10 @@ class Retrain:
             return Outcome("dry-run", f"Dry run, nothing stored; the model {verdict}.", metrics=metrics)
 
         started = time.perf_counter()
+        # Each reader's dismissals pull their stored vector away from those books (recommender/dismissals.py);
+        # serving reuses a stored vector only while the reader's ratings and dismissals both match these counts.
         counts = np.bincount(data.user_idx, minlength=n_users).astype(np.int32)
+        counts += dismissals.apply_to_trained(model, data, load_dismissals(data))
         blob = pack(StoredModel(model=model, rater_ids=data.rater_ids, book_ids=data.book_ids, rater_rating_counts=counts))
         del data, model
         run = self.run_row

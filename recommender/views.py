@@ -9,6 +9,9 @@ from accounts.api import reader_book_state
 from . import api, serving
 
 PICKS_PER_PAGE = 24
+# The rows above the picks hold one line of cards each (a row of six on a wide screen): every card
+# is a template include, and a reader with many series would otherwise double the page's render time.
+ROW_CARDS = 6
 # Deeper than this a ranking says little; the last page links back to browsing.
 MOST_PICKS = 240
 
@@ -20,15 +23,12 @@ def for_you(request):
     ratings = serving.ReaderRatings.of(request.user)
     if len(ratings) < settings.ONBOARDING_MIN_RATINGS:
         return redirect("accounts:onboarding")
-    ranking = serving.personal_ranking(request.user, MOST_PICKS, ratings=ratings)
-    if ranking is not None:
-        page = Paginator(ranking.book_ids, PICKS_PER_PAGE).get_page(request.GET.get("page"))
-        picks = api.describe_ranking(ranking, list(page.object_list))
-    else:
-        page = Paginator(api.popular_for_reader(ratings, limit=4 * PICKS_PER_PAGE), PICKS_PER_PAGE).get_page(
-            request.GET.get("page")
-        )
-        picks = list(page.object_list)
+    reader = api.reader_books(request.user, ratings)
+    ranking, ids, popular, volumes = api.for_you_picks(request.user, ratings, reader, MOST_PICKS, PICKS_PER_PAGE)
+    page = Paginator(ids, PICKS_PER_PAGE).get_page(request.GET.get("page"))
+    page_ids = list(page.object_list)
+    picks = api.describe_ranking(ranking, page_ids) if ranking is not None else api.describe_popular(popular, page_ids)
+    first_page = page.number == 1
     return render(
         request,
         "recommender/for_you.html",
@@ -38,6 +38,9 @@ def for_you(request):
             "page_obj": page,
             "personal": ranking is not None,
             "rated_count": len(ratings),
+            # The rows above the picks, on the first page only.
+            "continue_series": api.continue_your_series(reader, limit=ROW_CARDS, known=volumes) if first_page else [],
+            "want_to_read": api.want_to_read(request.user, limit=ROW_CARDS) if first_page and reader.shelved else [],
         },
     )
 

@@ -31,3 +31,12 @@ def star_string(stars):
     """"★★★☆☆" for 3: the look of a rating, for a label that screen readers skip."""
     stars = int(stars or 0)
     return "★" * stars + "☆" * (5 - stars)
+
+
+@register.filter
+def dismissed_book(message):
+    """The book id a "Not interested" message may undo (its extra tags carry "dismissed-<id>"), else None."""
+    for tag in (getattr(message, "extra_tags", "") or "").split():
+        if tag.startswith("dismissed-") and tag[len("dismissed-") :].isdigit():
+            return int(tag[len("dismissed-") :])
+    return None

@@ -185,3 +185,19 @@ def test_show_more_costs_no_extra_queries(client, reader, genres):
         return len(captured)
 
     assert queries(URL + "?more=4") == queries(URL)
+
+
+def test_offers_first_volumes_not_the_popular_sequels(reader_client, genres):
+    fantasy = genres[0]
+    # The sequels are the most popular books of the genre, the first volume far behind; #0.5 is a prequel novella.
+    for position, stars in [("5", 4.9), ("3", 4.8), ("6", 4.7), ("1", 3.0), ("0.5", 4.95)]:
+        make_book(f"Wizard School #{position}", "J. Writer", genre=fantasy, series="Wizard School",
+                  series_position=position, bayesian_rating=stars)  # fmt: skip
+    make_book("Dragon Omnibus", "D. Writer", genre=fantasy, series="Dragons", series_position="1-3", bayesian_rating=4.6)
+    make_book("Dragons #2", "D. Writer", genre=fantasy, series="Dragons", series_position="2", bayesian_rating=4.5)
+    make_book("Dragons #1", "D. Writer", genre=fantasy, series="Dragons", series_position="1", bayesian_rating=2.0)
+    make_book("A standalone", "S. Writer", genre=fantasy, bayesian_rating=4.0)
+    page = reader_client.get(URL).context["sections"]
+    titles = [book.title for book in page[0]["books"]]
+    assert page[0]["title"] == "Fantasy"
+    assert titles == ["Wizard School #1", "Dragons #1", "A standalone"]

@@ -107,7 +107,8 @@ def test_similar_books_are_neighbours_of_the_same_taste_and_never_the_book_itsel
     assert len(titles) == 6 and book.title not in titles
     assert all(title.startswith("Dragon Tale") for title in titles[:3]), titles
     assert sum(title.startswith("Dragon Tale") for title in titles) >= 4, titles
-    assert similar[0].reason == f"Readers of {book.title} liked it"
+    # Each card says what it shares with the book: no series or author here, so the genre.
+    assert similar[0].reason == f"Fantasy, like {book.title}"
 
 
 def test_hidden_books_never_appear_among_similar_books(trained):
@@ -130,13 +131,15 @@ def test_api_lists_fetch_books_in_a_fixed_number_of_queries_in_rank_order(
     for book in trained.fantasy[:5]:
         set_rating(reader, book, 5)
     serving.active_model()
-    with django_assert_max_num_queries(5):
+    # ratings, dismissals, shelf, hidden books, the candidates' series, the books and their authors
+    with django_assert_max_num_queries(7):
         picks = api.recommendations_for(reader, limit=10)
     scores = [pick.predicted_stars for pick in picks]
     assert len(picks) == 10 and all(score is not None for score in scores)
     ranking = serving.personal_ranking(reader, 10)
     assert [pick.book.pk for pick in picks] == ranking.book_ids
-    with django_assert_max_num_queries(4):
+    # hidden books, the books and their authors, the book's own genres and authors, the genres the cards share
+    with django_assert_max_num_queries(6):
         similar = api.similar_books(trained.fantasy[0], limit=8)
     assert [pick.book.author_names for pick in similar]  # list data is prefetched, not queried per book
 
