@@ -12,17 +12,18 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import time
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
+from . import blend
 from .factor_model import TrainParams
-from .kernel import train
-from .metrics import HeldOut, model_quality, ranking_quality
+from .metrics import DEFAULT_VALIDATION_FRACTION, HeldOut, hold_out, ranking_quality
 
-__all__ = ["read_ratings_csv", "evaluate", "index_triples"]
+__all__ = ["read_ratings_csv", "evaluate", "index_triples", "resplit"]
 
 RESULT_KEYS = (
     "rmse",
@@ -34,7 +35,9 @@ RESULT_KEYS = (
     "n_train",
     "n_test",
     "eval_users",
+    "settings_choice",
 )
+MODELS = ("served", "mf", "popularity")
 
 
 def _read_ratings_fast(path: Path):
@@ -124,23 +127,37 @@ def index_triples(train_triples, test_triples):
 
 
 def evaluate(
-    train_triples, test_triples, model: str = "mf", params: TrainParams = TrainParams()
+    train_triples,
+    test_triples,
+    model: str = "served",
+    params: TrainParams = TrainParams(),
+    validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
 ) -> dict:
-    """Train ``model`` ("mf" or "popularity") on train triples, score it on test triples.
+    """Train ``model`` on train triples, score it on test triples; a dict with exactly the keys in RESULT_KEYS.
 
+    "served" is what `manage.py retrain` trains and For you serves (blend.fit): a validation split
+    is cut from the train triples exactly as retrain cuts it from the database (metrics.hold_out,
+    same fraction and seed), the factor model stops early on it, the item-item model is fitted on
+    the rest and the blend is chosen on it; the test readers are then scored from all their train
+    ratings. "mf" is the same without the item-item model; "popularity" ranks by train rating count.
     Triples are (user_ids, book_ids, ratings) arrays, e.g. from read_ratings_csv.
-    Returns a dict with exactly the keys in RESULT_KEYS.
     """
-    if model not in ("mf", "popularity"):
-        raise ValueError(f"unknown model {model!r} (expected 'mf' or 'popularity')")
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r} (expected one of {', '.join(MODELS)})")
     R, te_u, te_i, te_r, _ = index_triples(train_triples, test_triples)
     held_out = HeldOut(te_u, te_i, te_r)
 
     t0 = time.perf_counter()
-    if model == "mf":
-        fitted, _ = train(R, params)
+    choice = None
+    if model in ("served", "mf"):
+        coo = R.tocoo()
+        fit_csr, validation_csr = hold_out(coo.row, coo.col, coo.data, R.shape, validation_fraction, params.seed)
+        if model == "mf":
+            params = dataclasses.replace(params, item_neighbours=0)
+        fitted = blend.fit(fit_csr, validation_csr, params)
         fit_seconds = time.perf_counter() - t0
-        quality = model_quality(fitted, R, held_out)
+        choice = fitted.choice
+        quality = blend.blend_quality(fitted.model, fitted.item_item, R, held_out)
     else:
         counts = np.diff(R.tocsc().indptr).astype(np.float32)
         fit_seconds = time.perf_counter() - t0
@@ -156,4 +173,26 @@ def evaluate(
         "n_train": int(R.nnz),
         "n_test": int(len(te_r)),
         "eval_users": quality.users,
+        "settings_choice": choice,
     }
+
+
+def resplit(train_triples, test_triples, seed: int, test_fraction: float = 0.2, min_ratings: int = 5):
+    """Pool both files and split again at random, per reader, by the shared split's rule.
+
+    Each reader with at least ``min_ratings`` ratings sends round(test_fraction × n) of them, drawn
+    at random with ``seed``, to test; readers with fewer stay entirely in train.
+    """
+    users = np.concatenate([train_triples[0], test_triples[0]])
+    books = np.concatenate([train_triples[1], test_triples[1]])
+    stars = np.concatenate([train_triples[2], test_triples[2]])
+    rng = np.random.default_rng(seed)
+    order = np.lexsort((rng.random(len(users)), users))
+    users_sorted = users[order]
+    _, reader, per_reader = np.unique(users_sorted, return_inverse=True, return_counts=True)
+    counts = per_reader[reader]
+    position = np.arange(len(users)) - np.searchsorted(users_sorted, users_sorted, side="left")
+    to_test = (counts >= min_ratings) & (position < np.round(counts * test_fraction))
+    test = np.zeros(len(users), bool)
+    test[order] = to_test
+    return (users[~test], books[~test], stars[~test]), (users[test], books[test], stars[test])

@@ -65,6 +65,10 @@ class TrainParams:
     cg_steps: int = 2  # CG iterations for the ranking-block Newton step (0 = exact solve)
     star_cg_steps: int = 2  # CG iterations for the star-block Newton step (0 = exact solve)
     block_budget: int = 16_384  # padded (row, rating) cells per batch; bounds memory, keeps buffers reusable
+    # The item-item model served beside the factors (recommender/itemitem.py, blend.py).
+    item_regularization: float = 150.0  # EASE lambda
+    item_neighbours: int = 100  # weights kept per book (0: the factor model ranks alone)
+    fold_in_bias_regularization: float = 1.0  # pseudo-count of a folded-in reader's star bias (see fold_in_user)
 
 
 @dataclass

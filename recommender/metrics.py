@@ -30,6 +30,8 @@ TOP_N = 10
 LIKED_STARS = 4
 # Readers scored by retrain's early stopping and quality gate (a seeded sample, the same in both).
 RETRAIN_USERS = 5000
+# Share of each rater's ratings held out (hold_out) for early stopping, the choice of blend and the gate.
+DEFAULT_VALIDATION_FRACTION = 0.05
 
 
 @dataclass
@@ -146,3 +148,35 @@ def model_quality(
     quality.rmse, quality.mae = rating_metrics(pred, held_out.values[known])
     quality.ratings = int(known.sum())
     return quality
+
+
+def hold_out(user_idx, item_idx, values, shape, fraction, seed) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """(train CSR, validation CSR): about ``fraction`` of each rater's ratings held out, at random.
+
+    Per rater the held-out count is fraction × n rounded stochastically, and at least two ratings
+    always stay in training so every rater keeps a vector. retrain and evaluate both cut their
+    validation split with this.
+    """
+    n_users, n_items = shape
+    n_ratings = len(values)
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(user_idx, minlength=n_users)
+    quota = np.floor(counts * fraction + rng.random(n_users)).astype(np.int64)
+    quota = np.minimum(quota, np.maximum(counts - 2, 0))
+    # Sort by rater, randomly within a rater: one int64 key (rater in the high bits) sorts far
+    # faster than np.lexsort over two keys.
+    key = (np.asarray(user_idx, dtype=np.int64) << 32) | rng.integers(0, 2**32, n_ratings, dtype=np.int64)
+    order = np.argsort(key)
+    del key
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    position = np.empty(n_ratings, np.int64)
+    position[order] = np.arange(n_ratings) - starts[user_idx[order]]
+    held = position < quota[user_idx]
+    del order, position
+
+    def csr(mask):
+        return sp.csr_matrix(
+            (values[mask], (user_idx[mask], item_idx[mask])), shape=(n_users, n_items), dtype=np.float32
+        )
+
+    return csr(~held), csr(held)

@@ -10,7 +10,10 @@ from django.core.management import CommandError, call_command
 from accounts.models import Rating
 from recommender.models import ModelRun
 
-KEYS = {"rmse", "mae", "precision_at_10", "recall_at_10", "ndcg_at_10", "fit_seconds", "n_train", "n_test", "eval_users"}
+KEYS = {
+    "rmse", "mae", "precision_at_10", "recall_at_10", "ndcg_at_10", "fit_seconds", "n_train", "n_test", "eval_users",
+    "settings_choice",
+}
 
 
 @pytest.fixture
