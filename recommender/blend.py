@@ -26,9 +26,9 @@ import scipy.sparse as sp
 from . import itemitem, kernel
 from .factor_model import FactorModel, FoldedUser, TrainParams, explain, rank_scores, top_n
 from .itemitem import ItemItemModel
-from .metrics import RETRAIN_USERS, HeldOut, Quality, model_quality, ranking_quality
+from .metrics import RETRAIN_USERS, HeldOut, Quality, model_quality, ranking_qualities, ranking_quality
 
-__all__ = ["BlendSetting", "CANDIDATES", "FittedBlend", "fit", "batch_scores", "reader_scores", "explain_pick"]
+__all__ = ["BlendSetting", "CANDIDATES", "FittedBlend", "fit", "batch_scores", "reader_scores", "explain_picks"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class BlendSetting:
 
 
 # Small on purpose: each candidate costs one scoring pass over the validation readers, not a refit.
-CANDIDATES = tuple(BlendSetting(liked, mf) for liked in (1.0, 2.0, 4.0) for mf in (0.0, 0.05, 0.1, 0.2))
+CANDIDATES = tuple(BlendSetting(liked, mf) for liked in (1.0, 2.0, 4.0) for mf in (0.0, 0.05, 0.1, 0.2, 0.5))
 
 
 @dataclass
@@ -60,11 +60,15 @@ def batch_scores(model: FactorModel, item_item: ItemItemModel | None, users: np.
     return _blend(mf, itemitem.scores(item_item, rows), item_item.mf_weight)
 
 
-def _blend(mf: np.ndarray, item_scores: np.ndarray, mf_weight: float) -> np.ndarray:
+def _normalized(mf: np.ndarray) -> np.ndarray:
+    """The factor score divided by each reader's spread of it (see the top of this module)."""
+    return mf / np.maximum(mf.std(axis=-1, keepdims=True), 1e-9)
+
+
+def _blend(mf: np.ndarray, item_scores: np.ndarray, mf_weight: float, normalized: bool = False) -> np.ndarray:
     if mf_weight == 0:
-        return item_scores
-    spread = np.maximum(mf.std(axis=-1, keepdims=True), 1e-9)
-    return (mf_weight * mf / spread + item_scores).astype(np.float32)
+        return item_scores.astype(np.float32, copy=False)
+    return (mf_weight * (mf if normalized else _normalized(mf)) + item_scores).astype(np.float32)
 
 
 def reader_scores(model: FactorModel, item_item: ItemItemModel | None, state: FoldedUser,
@@ -76,9 +80,9 @@ def reader_scores(model: FactorModel, item_item: ItemItemModel | None, state: Fo
     return _blend(mf, itemitem.reader_scores(item_item, item_idx, values), item_item.mf_weight)
 
 
-def explain_pick(model: FactorModel, item_item: ItemItemModel | None, item_idx: np.ndarray, values: np.ndarray,
-                 candidate: int, min_rating: float = 4.0) -> int | None:
-    """The reader's liked book (>= min_rating) with the largest share in the candidate's item-item score.
+def explain_picks(model: FactorModel, item_item: ItemItemModel | None, item_idx: np.ndarray, values: np.ndarray,
+                  candidates: np.ndarray, min_rating: float = 4.0) -> list[int | None]:
+    """For each candidate, the reader's liked book (>= min_rating) with the largest share in its score.
 
     The item-item score is a sum over rated books, so each liked book's share x_i B_i,candidate is
     exact. When no liked book has a positive share (no item-item model, or the pick comes from the
@@ -86,13 +90,20 @@ def explain_pick(model: FactorModel, item_item: ItemItemModel | None, item_idx: 
     """
     item_idx = np.asarray(item_idx, dtype=np.int64)
     values = np.asarray(values, dtype=np.float32)
-    if item_item is not None and len(item_idx):
-        share = itemitem.contributions(item_item, item_idx, values, candidate)
-        share[(values < min_rating) | (item_idx == candidate)] = 0.0
-        best = int(np.argmax(share))
-        if share[best] > 0:
-            return int(item_idx[best])
-    return explain(model, item_idx, values, candidate, min_rating=min_rating)
+    candidates = np.asarray(candidates, dtype=np.int64)
+    best = [None] * len(candidates)
+    if item_item is not None and len(item_idx) and len(candidates):
+        share = itemitem.contributions(item_item, item_idx, values, candidates)
+        share[values < min_rating, :] = 0.0
+        share[item_idx[:, None] == candidates[None, :]] = 0.0
+        top = np.argmax(share, axis=0)
+        for n, row in enumerate(top):
+            if share[row, n] > 0:
+                best[n] = int(item_idx[row])
+    return [
+        found if found is not None else explain(model, item_idx, values, int(candidate), min_rating=min_rating)
+        for found, candidate in zip(best, candidates, strict=True)
+    ]
 
 
 def blend_quality(model: FactorModel, item_item: ItemItemModel | None, seen: sp.csr_matrix, held_out: HeldOut, *,
@@ -137,12 +148,23 @@ def fit(train_csr: sp.csr_matrix, validation_csr: sp.csr_matrix | None, params: 
         choice["note"] = "no validation ratings: the default blend is served"
         return FittedBlend(model, item_item, choice, epochs)
     started = time.perf_counter()
-    rows = []
-    for setting in candidates:
-        trial = dataclasses.replace(item_item, liked_weight=setting.liked_weight, mf_weight=setting.mf_weight, _matrix=item_item.matrix)
-        q = ranking_quality(lambda users, trial=trial: batch_scores(model, trial, users, train_csr[users]),
-                            train_csr, held, max_users=RETRAIN_USERS, seed=params.seed)
-        rows.append({**dataclasses.asdict(setting), "val_recall_at_10": q.recall_at_10, "val_ndcg_at_10": q.ndcg_at_10})
+    liked_weights = sorted({setting.liked_weight for setting in candidates})
+    k = model.rank_factors
+
+    def variants(users):
+        mf = _normalized(model.user_factors[users, :k] @ model.item_factors[:, :k].T)
+        item_scores = {liked: itemitem.scores(item_item, train_csr[users], liked) for liked in liked_weights}
+        return [
+            _blend(mf, item_scores[setting.liked_weight], setting.mf_weight, normalized=True) for setting in candidates
+        ]
+
+    qualities = ranking_qualities(
+        variants, len(candidates), train_csr, held, max_users=RETRAIN_USERS, seed=params.seed
+    )
+    rows = [
+        {**dataclasses.asdict(setting), "val_recall_at_10": q.recall_at_10, "val_ndcg_at_10": q.ndcg_at_10}
+        for setting, q in zip(candidates, qualities, strict=True)
+    ]
     best = max(rows, key=lambda row: ((row["val_ndcg_at_10"] or 0.0), (row["val_recall_at_10"] or 0.0)))
     item_item.liked_weight, item_item.mf_weight = best["liked_weight"], best["mf_weight"]
     choice.update(chosen=_setting_dict(item_item), candidates=rows,

@@ -241,8 +241,9 @@ def fold_in_user(
 ) -> FoldedUser:
     """Solve a new user's vector + bias from their ratings against the fixed item side.
 
-    Exactly the per-user block minimization of training (reference.solve_row with a full step):
-    one k x k solve for the ranking block and one (ks+1) x (ks+1) solve for the star block.
+    The per-user block minimization of training (reference.solve_row with a full step): one k x k
+    solve for the ranking block and one (ks+1) x (ks+1) solve for the star block, whose bias prior is
+    ``fold_in_bias_regularization`` (a folded-in reader's own rating level counts from the first ratings).
     ``params`` defaults to the parameters the model was trained with.
     """
     p = params if params is not None else model.params
@@ -266,8 +267,11 @@ def fold_in_user(
     S[:, :ks] = model.item_factors[item_idx, k:]
     t = values - model.global_mean - model.item_bias[item_idx]
     Hs = S.T @ S
+    # The reader's own level (bias) is shrunk by a pseudo-count of fold_in_bias_regularization ratings
+    # rather than training's bias_regularization: with 5 ratings training's 5 would halve it, and a
+    # reader who gives 5s would be predicted the crowd's 3.5-4.
     Hs[np.diag_indices(ks + 1)] += np.append(
-        np.full(ks, p.star_regularization * max(n, 1.0) ** p.star_reg_exponent), p.bias_regularization
+        np.full(ks, p.star_regularization * max(n, 1.0) ** p.star_reg_exponent), p.fold_in_bias_regularization
     )
     xs = np.linalg.solve(Hs, S.T @ t)
     vec[k:] = xs[:ks]

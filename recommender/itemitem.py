@@ -190,14 +190,8 @@ def reader_scores(model: ItemItemModel, item_idx: np.ndarray, values: np.ndarray
     return np.asarray((row @ model.matrix).toarray()[0], dtype=np.float32)
 
 
-def contributions(model: ItemItemModel, item_idx: np.ndarray, values: np.ndarray, target: int) -> np.ndarray:
-    """x_i B_i,target for each of the reader's rated books (aligned with ``item_idx``): their share in that score."""
+def contributions(model: ItemItemModel, item_idx: np.ndarray, values: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(rated books x targets) x_i B_ij: each rated book's share in each target's item-item score."""
     item_idx = np.asarray(item_idx, dtype=np.int64)
-    out = np.zeros(len(item_idx), np.float32)
-    x = reader_weights(values, model.liked_weight)
-    for n, i in enumerate(item_idx):
-        lo, hi = model.indptr[i], model.indptr[i + 1]
-        pos = lo + np.searchsorted(model.indices[lo:hi], target)
-        if pos < hi and model.indices[pos] == target:
-            out[n] = x[n] * model.weights[pos]
-    return out
+    rows = model.matrix[item_idx][:, np.asarray(targets, dtype=np.int64)].toarray()
+    return (rows * reader_weights(values, model.liked_weight)[:, None]).astype(np.float32)

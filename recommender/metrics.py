@@ -111,27 +111,50 @@ def ranking_quality(
     batch: int = 1000,
 ) -> Quality:
     """Top-N precision, recall and NDCG by the rule above; ``scores_for(users)`` gives (users x items) scores."""
+    return ranking_qualities(
+        lambda users: [scores_for(users)], 1, seen, held_out, max_users=max_users, seed=seed, batch=batch
+    )[0]
+
+
+def ranking_qualities(
+    variants_for: Callable[[np.ndarray], list[np.ndarray]],
+    n_variants: int,
+    seen: sp.csr_matrix,
+    held_out: HeldOut,
+    *,
+    max_users: int | None = None,
+    seed: int = 0,
+    batch: int = 1000,
+) -> list[Quality]:
+    """ranking_quality of several rankers at once: ``variants_for(users)`` gives one score matrix per ranker.
+
+    The same readers, candidates and metric code for every variant; one pass over the readers, so
+    variants that share work (the blend's candidate settings) compute it once per batch.
+    """
     n_users, n_items = seen.shape
     liked = (held_out.values >= LIKED_STARS) & (held_out.user_idx >= 0)
     users = sample_users(np.unique(held_out.user_idx[liked]), max_users, seed)
-    quality = Quality(users=int(len(users)))
+    qualities = [Quality(users=int(len(users))) for _ in range(n_variants)]
     if len(users) == 0:
-        return quality
+        return qualities
     # Unknown books get a column past the end: they count as relevant but are never ranked.
     cols = np.where(held_out.item_idx[liked] >= 0, held_out.item_idx[liked], n_items)
     relevant = sp.csr_matrix(
         (np.ones(len(cols), np.float32), (held_out.user_idx[liked], cols)), shape=(n_users, n_items + 1)
     )
     relevant.sum_duplicates()
-    sums = np.zeros(3)
+    sums = np.zeros((n_variants, 3))
     for start in range(0, len(users), batch):
         chunk = users[start : start + batch]
-        scores = np.array(scores_for(chunk), dtype=np.float32)
-        scores[seen[chunk].nonzero()] = -np.inf
-        per_user = topn_metrics(top_n(scores, TOP_N), relevant[chunk], n=TOP_N)
-        sums += [float(values.sum()) for values in per_user]
-    quality.precision_at_10, quality.recall_at_10, quality.ndcg_at_10 = (float(s / len(users)) for s in sums)
-    return quality
+        seen_cells = seen[chunk].nonzero()
+        for variant, scores in enumerate(variants_for(chunk)):
+            scores = np.array(scores, dtype=np.float32)
+            scores[seen_cells] = -np.inf
+            per_user = topn_metrics(top_n(scores, TOP_N), relevant[chunk], n=TOP_N)
+            sums[variant] += [float(values.sum()) for values in per_user]
+    for quality, row in zip(qualities, sums, strict=True):
+        quality.precision_at_10, quality.recall_at_10, quality.ndcg_at_10 = (float(s / len(users)) for s in row)
+    return qualities
 
 
 def model_quality(
