@@ -58,7 +58,7 @@ def _read_ratings_fast(path: Path):
     if not np.all(np.isfinite(ids)) or np.any(ids != np.round(ids)) or np.any(np.abs(ids) > 2**53):
         return None
     stars = data[:, 2]
-    if not np.all((stars >= 1.0) & (stars <= 5.0)):
+    if not np.all((stars >= 1.0) & (stars <= 5.0) & (stars * 2 == np.round(stars * 2))):
         return None
     return ids[:, 0].astype(np.int64), ids[:, 1].astype(np.int64), stars.astype(np.float32)
 
@@ -66,8 +66,9 @@ def _read_ratings_fast(path: Path):
 def read_ratings_csv(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Read ``user_id,book_id,rating`` CSV -> (user_ids int64, book_ids int64, ratings float32).
 
-    Raises ValueError naming the file and line for a bad header, a wrong column
-    count, a non-integer id, or a rating that is not a number in 1..5.
+    Ratings are whole or half stars from 1 to 5 (MovieLens-style 3.5 is fine). Raises ValueError
+    naming the file and line for a bad header, a wrong column count, a non-integer id, or a rating
+    that is not a number in 1..5 in steps of 0.5.
     """
     path = Path(path)
     fast = _read_ratings_fast(path)
@@ -95,6 +96,10 @@ def read_ratings_csv(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 raise ValueError(f"{path}: line {line_no}: rating is not a number: {row[2]!r}") from None
             if not (1.0 <= r <= 5.0):
                 raise ValueError(f"{path}: line {line_no}: rating {row[2]!r} outside 1..5")
+            if r * 2 != round(r * 2):
+                raise ValueError(
+                    f"{path}: line {line_no}: rating {row[2]!r} is not a whole or half star (1, 1.5, 2, … 5)"
+                )
             users.append(u)
             books.append(b)
             stars.append(r)
