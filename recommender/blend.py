@@ -107,13 +107,14 @@ def explain_picks(model: FactorModel, item_item: ItemItemModel | None, item_idx:
 
 
 def blend_quality(model: FactorModel, item_item: ItemItemModel | None, seen: sp.csr_matrix, held_out: HeldOut, *,
-                  max_users: int | None = None, seed: int = 0) -> Quality:
+                  max_users: int | None = None, seed: int = 0, on_top=None) -> Quality:
     """Star and top-N metrics (metrics.py's rule) of the served blend; ``seen`` = the readers' known ratings."""
-    quality = model_quality(model, seen, held_out, max_users=max_users, seed=seed)
+    quality = model_quality(model, seen, held_out, max_users=max_users, seed=seed,
+                            on_top=on_top if item_item is None else None)
     if item_item is None:
         return quality
     ranked = ranking_quality(lambda users: batch_scores(model, item_item, users, seen[users]), seen, held_out,
-                             max_users=max_users, seed=seed)
+                             max_users=max_users, seed=seed, on_top=on_top)
     quality.precision_at_10, quality.recall_at_10, quality.ndcg_at_10 = (
         ranked.precision_at_10, ranked.recall_at_10, ranked.ndcg_at_10)
     return quality
@@ -140,8 +141,11 @@ def fit(train_csr: sp.csr_matrix, validation_csr: sp.csr_matrix | None, params: 
     started = time.perf_counter()
     item_item = itemitem.fit(train_csr, params.item_regularization, params.item_neighbours)
     choice["item_item_seconds"] = round(time.perf_counter() - started, 2)
+    choice["item_item_steps"] = item_item.timings
     report(f"Item-item model: λ {params.item_regularization:g}, {item_item.neighbours} neighbours per book, "
-           f"{len(item_item.weights):,} weights, fitted in {choice['item_item_seconds']:.1f} s.")
+           f"{len(item_item.weights):,} weights, fitted in {choice['item_item_seconds']:.1f} s "
+           f"(Gram {item_item.timings['gram']:.1f} s, inverse {item_item.timings['inverse']:.1f} s, "
+           f"pruning {item_item.timings['prune']:.1f} s).")
     held = HeldOut.from_csr(validation_csr) if validation_csr is not None and validation_csr.nnz else None
     if held is None or not candidates:
         choice["chosen"] = _setting_dict(item_item)

@@ -8,6 +8,8 @@
 #   and book both occur in train; top-10 precision, recall and NDCG over test users (known in train)
 #   with a test rating >= 4, books unseen in train counting as relevant but never hit. The
 #   "popularity" model has no star predictor, so its rmse / mae are None.
+# * Beside them: top10_mean_popularity (the mean train rating count of the books in the scored
+#   readers' top-10s) and catalog_coverage (the share of train books in at least one top-10).
 
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ RESULT_KEYS = (
     "n_train",
     "n_test",
     "eval_users",
+    "top10_mean_popularity",
+    "catalog_coverage",
     "settings_choice",
 )
 MODELS = ("served", "mf", "popularity")
@@ -152,6 +156,14 @@ def evaluate(
     R, te_u, te_i, te_r, _ = index_triples(train_triples, test_triples)
     held_out = HeldOut(te_u, te_i, te_r)
 
+    train_counts = np.diff(R.tocsc().indptr).astype(np.float64)
+    shown = np.zeros(R.shape[1], bool)
+    shown_popularity = []
+
+    def on_top(variant, top):
+        shown[top.ravel()] = True
+        shown_popularity.append(train_counts[top].mean(axis=1))
+
     t0 = time.perf_counter()
     choice = None
     if model in ("served", "mf"):
@@ -162,12 +174,14 @@ def evaluate(
         fitted = blend.fit(fit_csr, validation_csr, params)
         fit_seconds = time.perf_counter() - t0
         choice = fitted.choice
-        quality = blend.blend_quality(fitted.model, fitted.item_item, R, held_out)
+        quality = blend.blend_quality(fitted.model, fitted.item_item, R, held_out, on_top=on_top)
     else:
-        counts = np.diff(R.tocsc().indptr).astype(np.float32)
+        counts = train_counts.astype(np.float32)
         fit_seconds = time.perf_counter() - t0
         # no star predictor: rmse and mae stay None
-        quality = ranking_quality(lambda users: np.broadcast_to(counts, (len(users), R.shape[1])), R, held_out)
+        quality = ranking_quality(
+            lambda users: np.broadcast_to(counts, (len(users), R.shape[1])), R, held_out, on_top=on_top
+        )
     return {
         "rmse": quality.rmse,
         "mae": quality.mae,
@@ -178,6 +192,8 @@ def evaluate(
         "n_train": int(R.nnz),
         "n_test": int(len(te_r)),
         "eval_users": quality.users,
+        "top10_mean_popularity": float(np.concatenate(shown_popularity).mean()) if shown_popularity else None,
+        "catalog_coverage": float(shown.mean()) if R.shape[1] else None,
         "settings_choice": choice,
     }
 

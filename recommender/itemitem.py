@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -43,6 +44,7 @@ class ItemItemModel:
     neighbours: int
     liked_weight: float = 4.0  # x_i of a liked book (see the score above)
     mf_weight: float = 0.05  # weight of the factor model's normalized ranking score in the blend (blend.py)
+    timings: dict = field(default_factory=dict)  # seconds of each step of fit (Gram, inverse, pruning)
     _matrix: sp.csr_matrix | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -80,12 +82,21 @@ def fit(ratings: sp.csr_matrix, regularization: float = 150.0, neighbours: int =
     X.eliminate_zeros()
     X.data[:] = 1.0
     n_items = X.shape[1]
+    started = time.perf_counter()
     G = gram_matrix(X, threads)
     del X
+    gram_seconds = time.perf_counter() - started
     G[np.diag_indices(n_items)] += np.float32(regularization)
     P = inverse_spd(G)
     del G
-    return _pruned(P, neighbours, regularization)
+    inverse_seconds = time.perf_counter() - started - gram_seconds
+    model = _pruned(P, neighbours, regularization)
+    model.timings = {
+        "gram": round(gram_seconds, 2),
+        "inverse": round(inverse_seconds, 2),
+        "prune": round(time.perf_counter() - started - gram_seconds - inverse_seconds, 2),
+    }
+    return model
 
 
 def inverse_spd(G: np.ndarray) -> np.ndarray:

@@ -109,10 +109,12 @@ def ranking_quality(
     max_users: int | None = None,
     seed: int = 0,
     batch: int = 1000,
+    on_top: Callable[[int, np.ndarray], None] | None = None,
 ) -> Quality:
     """Top-N precision, recall and NDCG by the rule above; ``scores_for(users)`` gives (users x items) scores."""
     return ranking_qualities(
-        lambda users: [scores_for(users)], 1, seen, held_out, max_users=max_users, seed=seed, batch=batch
+        lambda users: [scores_for(users)], 1, seen, held_out, max_users=max_users, seed=seed, batch=batch,
+        on_top=on_top,
     )[0]
 
 
@@ -125,11 +127,13 @@ def ranking_qualities(
     max_users: int | None = None,
     seed: int = 0,
     batch: int = 1000,
+    on_top: Callable[[int, np.ndarray], None] | None = None,
 ) -> list[Quality]:
     """ranking_quality of several rankers at once: ``variants_for(users)`` gives one score matrix per ranker.
 
     The same readers, candidates and metric code for every variant; one pass over the readers, so
     variants that share work (the blend's candidate settings) compute it once per batch.
+    ``on_top(variant, top)`` receives each batch's ranked lists (readers x TOP_N book indices).
     """
     n_users, n_items = seen.shape
     liked = (held_out.values >= LIKED_STARS) & (held_out.user_idx >= 0)
@@ -150,7 +154,10 @@ def ranking_qualities(
         for variant, scores in enumerate(variants_for(chunk)):
             scores = np.array(scores, dtype=np.float32)
             scores[seen_cells] = -np.inf
-            per_user = topn_metrics(top_n(scores, TOP_N), relevant[chunk], n=TOP_N)
+            top = top_n(scores, TOP_N)
+            if on_top is not None:
+                on_top(variant, top)
+            per_user = topn_metrics(top, relevant[chunk], n=TOP_N)
             sums[variant] += [float(values.sum()) for values in per_user]
     for quality, row in zip(qualities, sums, strict=True):
         quality.precision_at_10, quality.recall_at_10, quality.ndcg_at_10 = (float(s / len(users)) for s in row)
@@ -158,13 +165,15 @@ def ranking_qualities(
 
 
 def model_quality(
-    model: FactorModel, seen: sp.csr_matrix, held_out: HeldOut, *, max_users: int | None = None, seed: int = 0
+    model: FactorModel, seen: sp.csr_matrix, held_out: HeldOut, *, max_users: int | None = None, seed: int = 0,
+    on_top=None,
 ) -> Quality:
     """Star and top-N metrics of a factor model on held-out ratings; ``seen`` = its training ratings."""
     k = model.rank_factors
     item_rank = model.item_factors[:, :k]
     quality = ranking_quality(
-        lambda users: model.user_factors[users, :k] @ item_rank.T, seen, held_out, max_users=max_users, seed=seed
+        lambda users: model.user_factors[users, :k] @ item_rank.T, seen, held_out, max_users=max_users, seed=seed,
+        on_top=on_top,
     )
     known = (held_out.user_idx >= 0) & (held_out.item_idx >= 0)
     pred = predict_ratings(model, held_out.user_idx[known], held_out.item_idx[known])

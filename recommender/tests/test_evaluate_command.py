@@ -12,7 +12,7 @@ from recommender.models import ModelRun
 
 KEYS = {
     "rmse", "mae", "precision_at_10", "recall_at_10", "ndcg_at_10", "fit_seconds", "n_train", "n_test", "eval_users",
-    "settings_choice",
+    "top10_mean_popularity", "catalog_coverage", "settings_choice",
 }
 
 
