@@ -81,6 +81,8 @@ def _refresh_averages(books):
 @transaction.atomic
 def set_rating(user, book, value):
     """Rate a book 1–5 for a site reader, replacing any earlier rating. Returns the Rating."""
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("A rating is a whole number of stars from 1 to 5.")  # half stars: datasets only
     value = int(value)
     if value not in VALID_VALUES:
         raise ValueError("A rating is a whole number of stars from 1 to 5.")
