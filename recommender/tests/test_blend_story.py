@@ -108,3 +108,26 @@ def test_predicted_stars_follow_the_readers_own_level(client, reader, other_read
     assert all(generous[book] >= sterner[book] + 1.2 for book in shared)
     assert np.mean([generous[book] for book in shared]) >= 4.6
     assert np.mean([sterner[book] for book in shared]) <= 3.6
+
+
+def test_gate_choice_and_evaluate_share_one_measure(shelves):
+    """The run's validation figures are metrics.py's, on the served blend: the chosen candidate's row, the
+    gate's metrics and a fresh blend_quality on the same split all agree."""
+    from recommender.artifacts import unpack
+    from recommender.blend import blend_quality
+    from recommender.loading import load_ratings
+    from recommender.metrics import RETRAIN_USERS, HeldOut
+    from recommender.models import ModelArtifact
+    from recommender.validation import split_validation
+
+    run = ModelRun.objects.get(is_active=True)
+    stored = unpack(ModelArtifact.objects.get(run=run).data)
+    train_csr, validation_csr = split_validation(load_ratings(), run.parameters["validation_fraction"], run.parameters["seed"])
+    again = blend_quality(stored.model, stored.item_item, train_csr, HeldOut.from_csr(validation_csr),
+                          max_users=RETRAIN_USERS, seed=run.parameters["seed"])
+    assert again.recall_at_10 == pytest.approx(run.metrics["val_recall_at_10"])
+    assert again.ndcg_at_10 == pytest.approx(run.metrics["val_ndcg_at_10"])
+    chosen = run.settings_choice["chosen"]
+    row = next(row for row in run.settings_choice["candidates"]
+               if (row["liked_weight"], row["mf_weight"]) == (chosen["liked_weight"], chosen["mf_weight"]))
+    assert row["val_ndcg_at_10"] == pytest.approx(run.metrics["val_ndcg_at_10"])
