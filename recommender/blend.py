@@ -24,9 +24,17 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import itemitem, kernel
-from .factor_model import FactorModel, FoldedUser, TrainParams, explain, rank_scores, top_n
+from .factor_model import FactorModel, FoldedUser, TrainParams, explain, predict_ratings, rank_scores, top_n
 from .itemitem import ItemItemModel
-from .metrics import RETRAIN_USERS, HeldOut, Quality, model_quality, ranking_qualities, ranking_quality
+from .metrics import (
+    RETRAIN_USERS,
+    HeldOut,
+    Quality,
+    model_quality,
+    ranking_qualities,
+    ranking_quality,
+    rating_metrics,
+)
 
 __all__ = ["BlendSetting", "CANDIDATES", "FittedBlend", "fit", "batch_scores", "reader_scores", "explain_picks"]
 
@@ -109,14 +117,14 @@ def explain_picks(model: FactorModel, item_item: ItemItemModel | None, item_idx:
 def blend_quality(model: FactorModel, item_item: ItemItemModel | None, seen: sp.csr_matrix, held_out: HeldOut, *,
                   max_users: int | None = None, seed: int = 0, on_top=None) -> Quality:
     """Star and top-N metrics (metrics.py's rule) of the served blend; ``seen`` = the readers' known ratings."""
-    quality = model_quality(model, seen, held_out, max_users=max_users, seed=seed,
-                            on_top=on_top if item_item is None else None)
     if item_item is None:
-        return quality
-    ranked = ranking_quality(lambda users: batch_scores(model, item_item, users, seen[users]), seen, held_out,
-                             max_users=max_users, seed=seed, on_top=on_top)
-    quality.precision_at_10, quality.recall_at_10, quality.ndcg_at_10 = (
-        ranked.precision_at_10, ranked.recall_at_10, ranked.ndcg_at_10)
+        return model_quality(model, seen, held_out, max_users=max_users, seed=seed, on_top=on_top)
+    quality = ranking_quality(lambda users: batch_scores(model, item_item, users, seen[users]), seen, held_out,
+                              max_users=max_users, seed=seed, on_top=on_top)
+    known = (held_out.user_idx >= 0) & (held_out.item_idx >= 0)
+    predicted = predict_ratings(model, held_out.user_idx[known], held_out.item_idx[known])
+    quality.rmse, quality.mae = rating_metrics(predicted, held_out.values[known])
+    quality.ratings = int(known.sum())
     return quality
 
 
