@@ -1,4 +1,4 @@
-"""Held-out quality of a model: RMSE and top-10 recall / NDCG. Early stopping, the activation gate and evaluate all use this."""
+"""Held-out quality of a model: RMSE and top-10 recall / NDCG. Early stopping, the choice of blend, the activation gate and evaluate all use this."""
 
 # The rule, the same for every caller:
 # * Star metrics (RMSE, MAE): over the held-out ratings whose reader and book are both known to the
@@ -13,8 +13,10 @@
 #                positions 1..min(N, #relevant) (binary gains).
 #   A relevant book the model does not know (evaluate: a book seen only in the test file) still
 #   counts in #relevant but can never be hit.
-# retrain scores a sample (RETRAIN_USERS) because it measures every epoch; evaluate scores every
-# reader, since its figures are the ones quoted against the issues' targets.
+# retrain scores a sample (RETRAIN_USERS, seeded with the run's seed: early stopping of the factor
+# model, the blend's candidates and the gate all score the same readers) because it measures every
+# epoch and candidate; evaluate scores every reader, since its figures are the ones quoted against
+# the issues' targets. The validation split itself is hold_out(), for retrain and evaluate alike.
 
 from __future__ import annotations
 
