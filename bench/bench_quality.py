@@ -1,7 +1,7 @@
 """BookRec beside its peers on one split, in one run: EASE (a small λ grid), implicit ALS and popularity.
 
     .venv/bin/python bench/bench_quality.py [--split ../shared/data/goodbooks-10k/splits] [--resplit SEED]
-        [--ease-lambdas 50,100,200,500] [--als-settings 64:1,64:10,128:10]
+        [--ease-lambdas 50,100,200,500] [--als-settings 64:1,64:10,128:10] [--peers-only]
 
 Every row is scored by recommender/metrics.py (the code retrain and evaluate use), on every test
 reader: RMSE where the method predicts stars, recall@10, NDCG@10, the mean train popularity (rating
@@ -89,6 +89,7 @@ def main():
     parser.add_argument("--ease-lambdas", default="50,100,200,500")
     parser.add_argument("--als-settings", default="64:1,64:10,128:10", help="factors:alpha, comma-separated")
     parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--peers-only", action="store_true", help="skip the BookRec and popularity rows")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bookrec_site.test_settings")
     import django
@@ -124,9 +125,10 @@ def main():
 
     print("| method | RMSE | recall@10 | NDCG@10 | mean popularity of top-10 | catalog coverage | seconds |")
     print("|---|---|---|---|---|---|---|")
-    run("BookRec served (retrain defaults: factors + item-item blend)", lambda: evaluate(train, test, "served"))
-    run("BookRec factor model alone", lambda: evaluate(train, test, "mf"))
-    run("popularity (train rating count)", lambda: evaluate(train, test, "popularity"))
+    if not args.peers_only:
+        run("BookRec served (retrain defaults: factors + item-item blend)", lambda: evaluate(train, test, "served"))
+        run("BookRec factor model alone", lambda: evaluate(train, test, "mf"))
+        run("popularity (train rating count)", lambda: evaluate(train, test, "popularity"))
     for lam in (float(value) for value in args.ease_lambdas.split(",") if value):
         run(f"EASE λ={lam:g} (dense)", lambda lam=lam: ease(R, held_out, lam))
     for setting in (value for value in args.als_settings.split(",") if value):
