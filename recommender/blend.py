@@ -46,7 +46,7 @@ class BlendSetting:
 
 
 # Small on purpose: each candidate costs one scoring pass over the validation readers, not a refit.
-CANDIDATES = tuple(BlendSetting(liked, mf) for liked in (1.0, 2.0, 4.0) for mf in (0.0, 0.05, 0.1, 0.2, 0.5))
+CANDIDATES = tuple(BlendSetting(liked, mf) for liked in (1.0, 2.0, 4.0) for mf in (0.0, 0.05, 0.1, 0.2, 0.5, 2.0))
 
 
 @dataclass
