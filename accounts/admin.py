@@ -1,4 +1,4 @@
-"""Staff views of readers and what they own: accounts, raters, ratings (moderation) and shelves."""
+"""Staff views of readers and what they own: accounts, raters, ratings and reviews (moderation) and shelves."""
 
 from django import forms
 from django.contrib import admin
@@ -8,9 +8,10 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.utils.functional import cached_property
 
+from catalog.caching import forget_anonymous_page
 from catalog.models import Book
 
-from .models import Rater, Rating, ShelfEntry, User
+from .models import Rater, Rating, Review, ShelfEntry, User
 from .ratings import refresh_rating_summaries
 
 
@@ -49,10 +50,12 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ["email", "display_name"]
     fieldsets = [
         (None, {"fields": ["email", "password", "display_name"]}),
+        ("Recommendation emails", {"fields": ["digest_frequency", "digest_last_sent"]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+    readonly_fields = ["digest_last_sent"]
 
 
 @admin.register(ShelfEntry)
@@ -153,3 +156,45 @@ class RaterAdmin(admin.ModelAdmin):
     search_fields = ["=external_id", "=user__email"]
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    list_display = ["book", "user", "excerpt", "hidden", "created"]
+    list_filter = ["hidden"]
+    list_select_related = ["book", "user"]
+    raw_id_fields = ["user", "book"]
+    search_fields = ["book__title", "=user__email"]
+    search_help_text = "A book title, or a reader's exact email."
+    readonly_fields = ["user", "book", "text", "created", "updated"]
+    fields = ["user", "book", "text", "hidden", "created", "updated"]
+    actions = ["hide_reviews", "show_reviews"]
+
+    @admin.display(description="review")
+    def excerpt(self, review):
+        return review.text if len(review.text) <= 80 else review.text[:79] + "…"
+
+    def has_add_permission(self, request):
+        return False  # staff moderate reviews; readers write them
+
+    @admin.action(description="Hide the selected reviews from book pages")
+    def hide_reviews(self, request, queryset):
+        count = self._set_hidden(queryset, True)
+        self.message_user(request, f"Hid {count} review{'s' if count != 1 else ''}.")
+
+    @admin.action(description="Show the selected reviews again")
+    def show_reviews(self, request, queryset):
+        count = self._set_hidden(queryset, False)
+        self.message_user(request, f"{count} review{'s are' if count != 1 else ' is'} shown again.")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        forget_anonymous_page(obj.book.get_absolute_url())
+
+    def _set_hidden(self, queryset, hidden):
+        # A hidden review leaves the cached anonymous book page at once, not when the cache expires.
+        books = list(Book.objects.filter(pk__in=queryset.values("book_id")))
+        count = queryset.update(hidden=hidden)
+        for book in books:
+            forget_anonymous_page(book.get_absolute_url())
+        return count

@@ -1,6 +1,9 @@
-"""A reader's state for the books a page shows: their rating and whether it is on want-to-read."""
+"""What catalog pages ask about readers: a reader's state for the books a page shows, and a book's reviews."""
 
-from .models import Rating, ShelfEntry
+from .forms import ReviewForm
+from .models import Rating, Review, ShelfEntry
+
+REVIEWS_ON_BOOK_PAGE = 20
 
 
 def reader_book_state(user, books):
@@ -14,3 +17,23 @@ def reader_book_state(user, books):
     for book_id in ShelfEntry.objects.filter(user=user, book_id__in=book_ids).values_list("book_id", flat=True):
         state[book_id]["shelved"] = True
     return state
+
+
+def rated_count(user):
+    """How many books a signed-in reader has rated (one query)."""
+    return Rating.objects.filter(rater__user=user).count()
+def book_reviews(book, user, limit=REVIEWS_ON_BOOK_PAGE):
+    """{"own": the reader's review or None, "others": shown reviews of other readers (newest first), "count": n,
+    "form": an empty review form when a signed-in reader has not reviewed the book}.
+
+    Hidden reviews are left out, except that a writer still sees their own (with a note on the page).
+    """
+    own = None
+    shown = Review.objects.filter(book=book, hidden=False)
+    if user.is_authenticated:
+        own = Review.objects.filter(book=book, user=user).first()
+        shown = shown.exclude(user=user)
+    others = list(shown.select_related("user").order_by("-created", "-id")[:limit])
+    count = len(others) if len(others) < limit else shown.count()
+    form = ReviewForm() if user.is_authenticated and own is None else None
+    return {"own": own, "others": others, "count": count, "form": form}

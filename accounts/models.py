@@ -1,4 +1,4 @@
-"""Readers and what they own: the user (logging in by email), raters and ratings, shelves and imports."""
+"""Readers and what they own: the user (logging in by email), raters and ratings, shelves, reviews, goals and imports."""
 
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractUser
@@ -36,6 +36,13 @@ class User(AbstractUser):
     last_name = None
     email = models.EmailField("email address", unique=True)
     display_name = models.CharField(max_length=80, blank=True)
+    DIGEST_CHOICES = [("", "No email"), ("weekly", "Weekly"), ("monthly", "Monthly")]
+    digest_frequency = models.CharField(
+        "recommendation emails", max_length=8, choices=DIGEST_CHOICES, blank=True, default="",
+        help_text="A few new picks for you by email, with why we picked them.",
+    )
+    # When send_digests last mailed this reader: the weekly/monthly cadence counts from here.
+    digest_last_sent = models.DateTimeField(null=True, blank=True, editable=False)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []
@@ -51,6 +58,11 @@ class User(AbstractUser):
 
     def __str__(self):
         return self.display_name or self.email.split("@")[0]
+
+    @property
+    def public_name(self):
+        """The name shown to other readers (beside reviews): never a part of the email address."""
+        return self.display_name or "A reader"
 
     def get_full_name(self):
         return str(self)
@@ -189,3 +201,47 @@ class ImportedBook(models.Model):
 
     def __str__(self):
         return f"{self.user} imported {self.book_id}"
+
+
+class Review(models.Model):
+    """One reader's short text review of one book, shown on the book page unless staff hid it."""
+
+    MAX_CHARS = 5000
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="reviews")
+    book = models.ForeignKey("catalog.Book", on_delete=models.CASCADE, related_name="reviews")
+    text = models.TextField(max_length=MAX_CHARS)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+    hidden = models.BooleanField(default=False, help_text="Hidden by staff: not shown on the book page.")
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "book"], name="review_unique_user_book")]
+        indexes = [
+            # The book page: a book's shown reviews, newest first.
+            models.Index(fields=["book", "-created"], condition=models.Q(hidden=False), name="review_book_shown_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} on {self.book}"
+
+
+class ReadingGoal(models.Model):
+    """How many books a reader means to read in one calendar year."""
+
+    MAX_BOOKS = 1000
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="reading_goals")
+    year = models.PositiveSmallIntegerField()
+    books = models.PositiveSmallIntegerField()
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "year"], name="readinggoal_unique_user_year"),
+            models.CheckConstraint(condition=models.Q(books__gte=1, books__lte=1000), name="readinggoal_books_1_to_1000"),
+        ]
+
+    def __str__(self):
+        return f"{self.user}: {self.books} books in {self.year}"

@@ -1,5 +1,6 @@
-"""A reader's own pages: My books, profile, ratings and shelf actions, imports and exports."""
+"""A reader's own pages: My books, stats, profile, ratings, shelf and review actions, imports and exports."""
 
+import calendar
 import csv
 import json
 from functools import wraps
@@ -17,16 +18,22 @@ from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from catalog import search as book_search
+from catalog.caching import forget_anonymous_page
 from catalog.models import Book, BookAuthor, Genre
+from catalog.svg_charts import bar_chart
 from recommender.api import popular_books
 
-from . import goodreads
+from . import digests, goodreads
+from . import stats as reading
 from .api import reader_book_state
-from .forms import DeleteAccountForm, GoodreadsImportForm, ProfileForm
-from .models import GoodreadsImport, Rating, ShelfEntry
+from .forms import DeleteAccountForm, GoodreadsImportForm, ProfileForm, ReadingGoalForm, ReviewForm
+from .models import GoodreadsImport, Rating, ReadingGoal, Review, ShelfEntry
 from .ratings import remove_all_ratings, remove_rating, set_rating
 
 PAGE_SIZE = 20
@@ -38,6 +45,8 @@ RATING_SORTS = {
 GOODREADS_IMPORTS_PER_HOUR = 10
 ONBOARDING_GENRES = 6
 ONBOARDING_BOOKS_PER_GENRE = 4
+ONBOARDING_MAX_ROUNDS = 5
+ONBOARDING_SEARCH_RESULTS = 10
 
 
 # Rating and shelf actions -------------------------------------------------------------------------
@@ -123,6 +132,71 @@ def shelf(request, pk):
     return book_state_response(request, book, message)
 
 
+# Reviews -----------------------------------------------------------------------------------------
+
+
+def _review_page(request, book, form, review=None):
+    return render(
+        request,
+        "accounts/review_form.html",
+        {"book": book, "form": form, "review": review},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def write_review(request, pk):
+    """The reader's review of a book: written here the first time; an existing one is edited instead."""
+    book = get_object_or_404(Book, pk=pk)
+    existing = Review.objects.filter(user=request.user, book=book).first()
+    if existing is not None:
+        if request.method == "GET":
+            return redirect("accounts:edit_review", pk=existing.pk)
+        # A second submission of the "write" form (another tab, a double click) edits the one review.
+        return edit_review(request, existing.pk)
+    form = ReviewForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            review, created = Review.objects.get_or_create(
+                user=request.user, book=book, defaults={"text": form.cleaned_data["text"]}
+            )
+            if not created:  # a concurrent submission won the race: this one is the newer text
+                review.text = form.cleaned_data["text"]
+                review.save(update_fields=["text", "updated"])
+        forget_anonymous_page(book.get_absolute_url())  # visitors see it now, not in a minute
+        messages.success(request, f"Your review of {book.title} is published.")
+        return HttpResponseRedirect(book.get_absolute_url() + "#your-review")
+    return _review_page(request, book, form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit_review(request, pk):
+    # Another reader's review is a 404: its existence is not theirs to learn.
+    review = get_object_or_404(Review.objects.select_related("book"), pk=pk, user=request.user)
+    form = ReviewForm(request.POST or None, instance=review)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            form.save()
+        forget_anonymous_page(review.book.get_absolute_url())
+        messages.success(request, f"Your review of {review.book.title} is saved.")
+        return HttpResponseRedirect(review.book.get_absolute_url() + "#your-review")
+    return _review_page(request, review.book, form, review)
+
+
+@login_required
+@require_POST
+def delete_review(request, pk):
+    review = get_object_or_404(Review.objects.select_related("book"), pk=pk, user=request.user)
+    book = review.book
+    with transaction.atomic():
+        review.delete()
+    forget_anonymous_page(book.get_absolute_url())
+    messages.success(request, f"Your review of {book.title} is deleted.")
+    return HttpResponseRedirect(book.get_absolute_url())
+
+
 # My books ----------------------------------------------------------------------------------------
 
 
@@ -184,6 +258,104 @@ def my_books(request):
     )
 
 
+# Reading stats and the yearly goal --------------------------------------------------------------
+
+
+def _chart_year(request, stats_years, this_year):
+    """The year whose months are charted: ?year= if it is one the reader can pick, else this year."""
+    raw = request.GET.get("year", "").strip()
+    if not raw:
+        return this_year
+    choices = {year for year, _, _ in stats_years} | {this_year}
+    if raw.isascii() and raw.isdigit() and int(raw) in choices:
+        return int(raw)
+    messages.warning(request, f"There is no reading year “{raw[:20]}” to show; showing {this_year}.")
+    return this_year
+
+
+def _goal_progress(goal, read, today):
+    if goal is None:
+        return None
+    days = 366 if calendar.isleap(today.year) else 365
+    expected = goal.books * today.timetuple().tm_yday / days
+    return {
+        "goal": goal.books,
+        "read": read,
+        "percent": min(100, round(100 * read / goal.books)),
+        "left": max(0, goal.books - read),
+        "ahead": read - round(expected),
+        "done": read >= goal.books,
+    }
+
+
+def _stats_page(request, goal_form=None):
+    today = timezone.localdate()
+    stats = reading.reading_stats(request.user)
+    month_year = _chart_year(request, stats.years, today.year)
+    if month_year != stats.month_year:
+        stats = reading.reading_stats(request.user, month_year=month_year)
+    goal = ReadingGoal.objects.filter(user=request.user, year=today.year).first()
+    goal_form = goal_form or ReadingGoalForm(instance=goal)
+    show_pages = stats.pages_known > 0
+    charts = {
+        "years": bar_chart([(year, books) for year, books, _ in stats.years], "Books read per year"),
+        "year_pages": bar_chart([(year, pages) for year, _, pages in stats.years], "Pages read per year",
+                                colour="#1f5a7a") if show_pages else "",
+        "months": bar_chart([(name, books) for name, books, _ in stats.months], f"Books read per month in {month_year}"),
+        "month_pages": bar_chart([(name, pages) for name, _, pages in stats.months],
+                                 f"Pages read per month in {month_year}", colour="#1f5a7a") if show_pages else "",
+        "genres": bar_chart([(name, percent) for name, _, percent in stats.genres], "Share of books read per genre",
+                            colour="#1e6b3a", value_format="{}%"),
+        "stars": bar_chart([(f"{value} star{'s' if value != 1 else ''}", count) for value, count in stats.stars],
+                           "Your ratings by number of stars", colour="#b26a00"),
+        "authors": bar_chart(stats.authors, "Authors you have read most", colour="#5b2a6e"),
+    }
+    return render(
+        request,
+        "accounts/stats.html",
+        {
+            "stats": stats,
+            "charts": charts,
+            "show_pages": show_pages,
+            "month_year": month_year,
+            "year_choices": [year for year, books, _ in stats.years if books] or [today.year],
+            "this_year": today.year,
+            "goal_form": goal_form,
+            "goal": _goal_progress(goal, stats.read_in(today.year), today),
+        },
+        status=400 if goal_form.errors else 200,
+    )
+
+
+@login_required
+@require_GET
+def reading_stats(request):
+    return _stats_page(request)
+
+
+@login_required
+@require_POST
+def reading_goal(request):
+    year = timezone.localdate().year
+    goal = ReadingGoal.objects.filter(user=request.user, year=year).first()
+    if request.POST.get("remove"):
+        if goal is not None:
+            with transaction.atomic():
+                goal.delete()
+            messages.success(request, f"Your {year} reading goal is removed.")
+        return redirect("accounts:reading_stats")
+    form = ReadingGoalForm(request.POST, instance=goal or ReadingGoal(user=request.user, year=year))
+    if not form.is_valid():
+        return _stats_page(request, goal_form=form)
+    with transaction.atomic():
+        ReadingGoal.objects.update_or_create(
+            user=request.user, year=year, defaults={"books": form.cleaned_data["books"]}
+        )
+    books = form.cleaned_data["books"]
+    messages.success(request, f"Your goal: {books} book{'s' if books != 1 else ''} in {year}.")
+    return redirect("accounts:reading_stats")
+
+
 # Profile, export and deletion --------------------------------------------------------------------
 
 
@@ -194,7 +366,7 @@ def profile(request):
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             form.save()
-        messages.success(request, "Your display name is saved.")
+        messages.success(request, "Your profile is saved.")
         return redirect("accounts:profile")
     return render(
         request,
@@ -242,6 +414,23 @@ def _export_rows(user):
     return rated, shelved
 
 
+def _export_reviews(user):
+    """A reader's reviews for the JSON export, hidden ones included (they are still the reader's)."""
+    reviews = Review.objects.filter(user=user).select_related("book").order_by("book__title", "book_id")
+    return [
+        {
+            "book_id": review.book_id,
+            "title": review.book.title,
+            "goodreads_book_id": review.book.goodreads_book_id,
+            "text": review.text,
+            "created": review.created.isoformat(),
+            "updated": review.updated.isoformat(),
+            "hidden_by_staff": review.hidden,
+        }
+        for review in reviews
+    ]
+
+
 def _download_name(user, extension):
     return f"bookrec-{user.pk}-{timezone.now():%Y%m%d}.{extension}"
 
@@ -256,10 +445,16 @@ def export_json(request):
             "email": user.email,
             "display_name": user.display_name,
             "joined": user.date_joined.isoformat(),
+            "recommendation_emails": user.digest_frequency or "off",
         },
         "exported": timezone.now().isoformat(),
         "ratings": rated,
         "want_to_read": shelved,
+        "reviews": _export_reviews(user),
+        "reading_goals": [
+            {"year": year, "books": books}
+            for year, books in ReadingGoal.objects.filter(user=user).order_by("year").values_list("year", "books")
+        ],
     }
     response = HttpResponse(json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="{_download_name(user, "json")}"'
@@ -290,14 +485,38 @@ def delete_account(request):
         user = request.user
         with transaction.atomic():
             # The ratings go first, each book's summary moving by the same deltas as removing one
-            # rating; deleting the user then deletes its Rater, shelf and import history (CASCADE),
+            # rating; deleting the user then deletes its Rater, shelf, reviews, goals and import history (CASCADE),
             # so the next retrain no longer sees this reader.
             remove_all_ratings(user)
             user.delete()
         logout(request)
-        messages.success(request, "Your account, ratings and shelf have been deleted.")
+        messages.success(request, "Your account, ratings, shelf and reviews have been deleted.")
         return redirect("catalog:home")
     return render(request, "accounts/delete_account.html", {"form": form}, status=400 if form.errors else 200)
+
+
+# Recommendation emails ---------------------------------------------------------------------------
+
+
+@csrf_exempt  # the signed token is the proof; mail clients' RFC 8058 one-click POST carries no CSRF token
+@never_cache
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token):
+    """Stop recommendation emails from the link in one, signed in or not: GET asks, POST unsubscribes."""
+    reader = digests.reader_for_token(token)
+    if reader is None:
+        return render(request, "accounts/unsubscribe.html", {"invalid": True}, status=400)
+    done = False
+    if request.method == "POST":
+        with transaction.atomic():
+            reader.digest_frequency = ""
+            reader.save(update_fields=["digest_frequency"])
+        done = True
+    return render(
+        request,
+        "accounts/unsubscribe.html",
+        {"reader": reader, "done": done, "site_name": settings.SITE_NAME},
+    )
 
 
 # Goodreads import --------------------------------------------------------------------------------
@@ -377,28 +596,78 @@ def goodreads_import_result(request, pk):
 # Onboarding --------------------------------------------------------------------------------------
 
 
+def _onboarding_rounds(raw):
+    """How many batches of books onboarding shows: ?more=N, clamped to 1..ONBOARDING_MAX_ROUNDS."""
+    try:
+        return min(max(int(raw), 1), ONBOARDING_MAX_ROUNDS)
+    except (TypeError, ValueError):
+        return 1
+
+
 @login_required
 def onboarding(request):
-    """"Rate a few books to start": popular books from the biggest genres, rated in place."""
+    """"Rate a few books to start": a search, then popular books from the biggest genres, rated in place.
+
+    "Show more" (?more=N) adds a batch of each genre's next most popular books; the link lands on the new
+    batch (#more-N), and each rating's redirect lands on the rated book (#book-<pk>), so a reader without
+    JavaScript never has to scroll back to where they were.
+    """
     needed = settings.ONBOARDING_MIN_RATINGS
     rated = Rating.objects.filter(rater__user=request.user).count()
+    rounds = _onboarding_rounds(request.GET.get("more"))
+    search_text = request.GET.get("q", "")[: book_search.MAX_QUERY_CHARS]
+    query = book_search.clean_query(search_text)
+    results = book_search.books_in_order(book_search.search_book_ids(query, limit=ONBOARDING_SEARCH_RESULTS)) if query else []
+    # A book is listed once per page: search results first, then each genre's books not shown yet.
+    seen = {book.pk for book in results}
+    per_round = ONBOARDING_BOOKS_PER_GENRE
+    # One query per genre whatever the number of rounds: each genre's top books, cut into rounds.
+    columns = []
     genres = Genre.objects.annotate(n=Count("books")).filter(n__gt=0).order_by("-n", "name")[:ONBOARDING_GENRES]
-    sections, seen = [], set()
     for genre in genres:
-        picks = [rec.book for rec in popular_books(limit=ONBOARDING_BOOKS_PER_GENRE, genre=genre, exclude_ids=seen)]
+        picks = [rec.book for rec in popular_books(limit=per_round * rounds, genre=genre, exclude_ids=seen)]
         seen.update(book.pk for book in picks)
-        if picks:
-            sections.append({"title": genre.name, "books": picks})
-    if not sections:
-        picks = [rec.book for rec in popular_books(limit=ONBOARDING_GENRES * ONBOARDING_BOOKS_PER_GENRE)]
-        if picks:
-            sections.append({"title": "Popular with readers", "books": picks})
-    all_books = [book for section in sections for book in section["books"]]
+        columns.append((genre.name, picks))
+    if not any(picks for _, picks in columns):
+        picks = [rec.book for rec in popular_books(limit=ONBOARDING_GENRES * per_round * rounds, exclude_ids=seen)]
+        columns = [("Popular with readers", picks)]
+        per_round = ONBOARDING_GENRES * per_round
+    batches = []
+    for number in range(1, rounds + 1):
+        start = (number - 1) * per_round
+        sections = [
+            {"title": title, "books": picks[start : start + per_round]}
+            for title, picks in columns
+            if picks[start : start + per_round]
+        ]
+        if sections:
+            batches.append({"number": number, "sections": sections})
+    all_books = results + [book for batch in batches for section in batch["sections"] for book in section["books"]]
     state = reader_book_state(request.user, all_books)
-    for section in sections:
-        section["rows"] = [{"book": book, "state": state[book.pk]} for book in section["books"]]
+    for batch in batches:
+        for section in batch["sections"]:
+            section["rows"] = [{"book": book, "state": state[book.pk]} for book in section["books"]]
+    # "Show more" only while the last batch was full: a short one means the genres have run out.
+    last_full = bool(batches) and len(batches) == rounds and all(
+        len(section["books"]) == per_round for section in batches[-1]["sections"]
+    )
+    more_url = ""
+    if last_full and rounds < ONBOARDING_MAX_ROUNDS:
+        more_query = {"more": rounds + 1, **({"q": search_text} if query else {})}
+        more_url = f"?{urlencode(more_query)}#more-{rounds + 1}"
     return render(
         request,
         "accounts/onboarding.html",
-        {"sections": sections, "rated": rated, "needed": needed, "enough": rated >= needed},
+        {
+            "batches": batches,
+            "sections": [section for batch in batches for section in batch["sections"]],
+            "search_text": search_text,
+            "query": query,
+            "results": [{"book": book, "state": state[book.pk]} for book in results],
+            "more_url": more_url,
+            "rated": rated,
+            "rated_shown": min(rated, needed),
+            "needed": needed,
+            "enough": rated >= needed,
+        },
     )

@@ -59,6 +59,17 @@ def env_choice(name, choices, default):
     return value
 
 
+def env_site_url(name, default=""):
+    """An absolute http(s) address with a host and no query, without its trailing slash ("" when unset)."""
+    raw = env_str(name, default)
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+        configuration_error(f"{name}={raw!r} is not a site address such as https://books.example.org.")
+    return raw.rstrip("/")
+
+
 def database_from_url(url):
     """Turn a DATABASE_URL (postgres://user:pass@host:port/name or sqlite:///path) into a DATABASES entry."""
     try:
@@ -218,6 +229,11 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+# A new reader starts by rating a few books (also after confirming their email when verification is mandatory).
+ACCOUNT_SIGNUP_REDIRECT_URL = "accounts:onboarding"
+# With mandatory verification, confirming in the browser that signed up finishes that sign-up (and so lands on
+# onboarding); allauth does this only for the pending sign-up in the same session, never for a link opened elsewhere.
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 
 # django-allauth 65.x: email is the login identifier and there is no username.
 ACCOUNT_LOGIN_METHODS = {"email"}
@@ -242,6 +258,9 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "BookRec <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Recommendation emails name the site and link to it with these, never with a request's Host header.
+SITE_NAME = env_str("SITE_NAME", "BookRec")
+SITE_URL = env_site_url("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

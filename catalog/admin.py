@@ -72,7 +72,7 @@ class BookAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["title", "original_title", ("series", "series_position"), "publication_year", "genres",
                            "description", "hidden_from_recommendations"]}),
-        ("Identifiers and cover", {"fields": [("isbn10", "isbn13"), "goodreads_book_id", "language", "cover_url"]}),
+        ("Identifiers and cover", {"fields": [("isbn10", "isbn13"), "goodreads_book_id", "language", "pages", "cover_url"]}),
         ("Rating summary (kept by the recommender)", {"fields": [
             ("ratings_count", "average_rating", "bayesian_rating"),
             ("ratings_1", "ratings_2", "ratings_3", "ratings_4", "ratings_5")]}),

@@ -55,7 +55,7 @@ def cache_for_anonymous(params=None):
             if query_string != request.META.get("QUERY_STRING", ""):
                 request.GET = QueryDict(query_string)
                 request.META["QUERY_STRING"] = query_string
-            key = "anonymous-page:" + hashlib.sha256(f"{request.path}?{query_string}".encode()).hexdigest()
+            key = page_key(request.path, query_string)
             response = cache.get(key) if storable else None
             if response is not None:
                 return response
@@ -69,6 +69,15 @@ def cache_for_anonymous(params=None):
         return wrapped
 
     return decorator
+
+
+def page_key(path, query_string=""):
+    return "anonymous-page:" + hashlib.sha256(f"{path}?{query_string}".encode()).hexdigest()
+
+
+def forget_anonymous_page(path):
+    """Drop the cached anonymous copy of a page without parameters (a book page whose reviews changed)."""
+    cache.delete(page_key(path))
 
 
 def canonical_query(query, params):

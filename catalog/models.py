@@ -118,6 +118,7 @@ class Book(models.Model):
     isbn13 = models.CharField("ISBN-13", max_length=13, blank=True)
     goodreads_book_id = models.PositiveBigIntegerField(unique=True, null=True, blank=True)
     language = models.CharField(max_length=16, blank=True)
+    pages = models.PositiveIntegerField(null=True, blank=True, help_text="Number of pages of a usual edition, if known.")
     cover_url = models.URLField(max_length=500, blank=True)
     description = models.TextField(blank=True)
     hidden_from_recommendations = models.BooleanField(

@@ -4,6 +4,7 @@ import hashlib
 import textwrap
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
@@ -12,7 +13,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
-from accounts.api import reader_book_state
+from accounts.api import book_reviews, rated_count, reader_book_state
 from recommender import api as recommender_api
 
 from . import search as book_search
@@ -24,6 +25,7 @@ PAGE_SIZES = (12, 24, 48, 96)
 DEFAULT_PAGE_SIZE = 24
 SEARCH_PAGE_SIZE = 20
 SUGGESTIONS = 8
+HOME_PICKS = 12
 
 # The query parameters each cached page reads (see catalog/caching.py); anything else is ignored.
 BROWSE_PARAMS = {
@@ -32,6 +34,16 @@ BROWSE_PARAMS = {
     "language": text, "sort": one_of(*SORTS),
 }
 SEARCH_PARAMS = {"q": text, "page": page_number}
+
+
+def reader_states(request, *book_lists):
+    """The signed-in reader's rating and shelf for every book a page lists, in one call: cards then cost no query.
+
+    Empty for an anonymous visitor (whose cached page must not carry anyone's controls).
+    """
+    if not request.user.is_authenticated:
+        return {}
+    return reader_book_state(request.user, [book for books in book_lists for book in books])
 
 
 def page_size(request):
@@ -46,8 +58,22 @@ def page_size(request):
 def home(request):
     most_read = Book.objects.recommendable().with_list_data()[:12]
     top_rated = recommender_api.popular_books(limit=12)
-    picks = recommender_api.recommendations_for(request.user, limit=12) if request.user.is_authenticated else []
-    return render(request, "catalog/home.html", {"most_read": most_read, "top_rated": top_rated, "picks": picks})
+    picks, rated, needed = [], 0, settings.ONBOARDING_MIN_RATINGS
+    if request.user.is_authenticated:
+        rated = rated_count(request.user)
+        if rated >= needed:
+            # "Picked for you" never repeats "Top rated" (the popular fallback would, card for card).
+            top_ids = {pick.book.pk for pick in top_rated}
+            picks = recommender_api.recommendations_for(request.user, limit=HOME_PICKS + len(top_ids))
+            picks = [pick for pick in picks if pick.book.pk not in top_ids][:HOME_PICKS]
+    most_read = list(most_read)
+    states = reader_states(request, most_read, [pick.book for pick in top_rated + picks])
+    return render(request, "catalog/home.html", {
+        "most_read": most_read, "top_rated": top_rated, "picks": picks, "book_states": states,
+        # Too few ratings for picks of their own: the home page sends the reader to onboarding instead.
+        "start_onboarding": request.user.is_authenticated and rated < needed,
+        "ratings_to_go": needed - rated, "rated": rated,
+    })
 
 
 def browse(request, genre=None):
@@ -61,9 +87,11 @@ def browse(request, genre=None):
             messages.warning(request, f"{label}: {' '.join(errors)} This filter was ignored.")
     paginator = Paginator(filterset.qs.with_list_data(), page_size(request))
     page = paginator.get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "catalog/book_list.html", {
+        "book_states": reader_states(request, page.object_list),
         "filter": filterset,
         "page": page,
         "genre": genre,
@@ -92,9 +120,13 @@ def book_detail(request, pk):
         if merged_into is None:
             raise Http404("No such book.")
         return redirect("catalog:book_detail", pk=merged_into, permanent=True)
-    state = reader_book_state(request.user, [book])[book.pk]
     similar = recommender_api.similar_books(book)
-    return render(request, "catalog/book_detail.html", {"book": book, "state": state, "similar": similar})
+    # One call for the book and its similar books' cards (an anonymous visitor's state is all "unrated").
+    states = reader_book_state(request.user, [book] + [pick.book for pick in similar])
+    reviews = book_reviews(book, request.user)
+    return render(request, "catalog/book_detail.html", {
+        "book": book, "state": states[book.pk], "similar": similar, "book_states": states, "reviews": reviews,
+    })
 
 
 @cache_for_anonymous({"page": page_number})
@@ -102,7 +134,10 @@ def author_detail(request, slug):
     author = get_object_or_404(Author, slug=slug)
     books = Book.objects.filter(pk__in=author.bookauthor_set.values("book_id")).order_by("-ratings_count", "id")
     page = Paginator(books.with_list_data(), DEFAULT_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "catalog/author_detail.html", {"author": author, "page": page})
+    page.object_list = list(page.object_list)
+    return render(request, "catalog/author_detail.html", {
+        "author": author, "page": page, "book_states": reader_states(request, page.object_list),
+    })
 
 
 @require_GET
@@ -120,7 +155,9 @@ def search(request):
         if not ids:
             context["alternatives"] = book_search.alternatives(query)
     if not query or not context.get("page") or not context["page"].paginator.count:
-        context["popular"] = Book.objects.recommendable().with_list_data()[:12]
+        context["popular"] = list(Book.objects.recommendable().with_list_data()[:12])
+    results = context["page"].object_list if context.get("page") else []
+    context["book_states"] = reader_states(request, results, context.get("popular", []))
     return render(request, "catalog/search.html", context)
 
 

@@ -275,8 +275,8 @@ def test_without_javascript_search_rate_and_shelve(demo_site, browser, shoot):
         result.click()
         book_url = page.url
         page.locator("main .book-actions").first.get_by_role("button", name="Rate 3 stars").click()
-        # A plain POST, then back to the same book page with a message.
-        assert page.url == book_url
+        # A plain POST, then back to the same book page (at its rating) with a message.
+        assert page.url == book_url + f"#book-{Book.objects.get(title='Pride and Prejudice').pk}"
         expect(page.locator(".messages")).to_contain_text("You rated Pride and Prejudice 3 stars.")
         expect(page.locator("main .book-actions").first.get_by_role("button", name="Rate 3 stars")).to_have_attribute(
             "aria-pressed", "true"

@@ -1,5 +1,6 @@
-"""The trained models that serve recommendations: each retrain's record and its stored arrays."""
+"""The trained models that serve recommendations, and the picks that recommendation emails have sent."""
 
+from django.conf import settings
 from django.db import models
 
 
@@ -71,3 +72,18 @@ class ModelArtifact(models.Model):
 
     def __str__(self):
         return f"arrays of run {self.run_id}"
+
+
+class DigestPick(models.Model):
+    """A book that a recommendation email has sent to a reader: no later email offers it again."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digest_picks")
+    book = models.ForeignKey("catalog.Book", on_delete=models.CASCADE, related_name="+")
+    sent = models.DateTimeField()
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "book"], name="digestpick_unique_user_book")]
+
+    def __str__(self):
+        return f"{self.book_id} sent to {self.user_id}"

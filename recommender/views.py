@@ -1,9 +1,10 @@
 """Recommendation pages."""
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+
+from accounts.api import reader_book_state
 
 from . import api, serving
 
@@ -12,8 +13,10 @@ PICKS_PER_PAGE = 24
 MOST_PICKS = 240
 
 
-@login_required
 def for_you(request):
+    if not request.user.is_authenticated:
+        # Say what this page is and how to get it, rather than bouncing a visitor to a bare login form.
+        return render(request, "recommender/for_you_anonymous.html", {"needed": settings.ONBOARDING_MIN_RATINGS})
     ratings = serving.ReaderRatings.of(request.user)
     if len(ratings) < settings.ONBOARDING_MIN_RATINGS:
         return redirect("accounts:onboarding")
@@ -31,6 +34,7 @@ def for_you(request):
         "recommender/for_you.html",
         {
             "picks": [(pick, card_label(pick)) for pick in picks],
+            "book_states": reader_book_state(request.user, [pick.book for pick in picks]),
             "page_obj": page,
             "personal": ranking is not None,
             "rated_count": len(ratings),

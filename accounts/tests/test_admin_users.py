@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 
 from accounts.models import User
 
@@ -28,3 +29,10 @@ def test_admin_refuses_an_email_differing_only_in_case(staff_client, reader):
 def test_database_refuses_an_email_differing_only_in_case(reader):
     with pytest.raises(IntegrityError), transaction.atomic():
         User.objects.create(email=reader.email.upper())
+
+
+def test_staff_see_a_readers_email_preference(staff_client, reader):
+    reader.digest_frequency = "weekly"
+    reader.save()
+    page = staff_client.get(reverse("admin:accounts_user_change", args=[reader.pk])).content.decode()
+    assert "Recommendation emails" in page and 'value="weekly" selected' in page

@@ -4,7 +4,7 @@ import re
 
 from django.contrib.auth import get_user_model
 from django.core import mail
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import reverse
 
 User = get_user_model()
@@ -143,3 +143,49 @@ def test_pages_have_no_inline_script_or_style(client, db):
     for name in ("account_login", "account_signup", "account_reset_password"):
         html = client.get(reverse(name)).content.decode()
         assert "<script>" not in html and "style=" not in html and " onclick=" not in html
+
+
+def test_a_new_reader_lands_on_onboarding(client, db):
+    response = client.post(
+        reverse("account_signup"), {"email": "n@example.com", "password1": "a-long-new-password", "password2": "a-long-new-password"}
+    )
+    assert response["Location"] == reverse("accounts:onboarding")
+    assert "Rate a few books to start" in client.get(response["Location"]).content.decode()
+
+
+def test_a_sign_up_link_with_next_still_goes_there(client, db):
+    response = client.post(
+        reverse("account_signup") + "?next=/books/",
+        {"email": "n@example.com", "password1": "a-long-new-password", "password2": "a-long-new-password"},
+    )
+    assert response["Location"] == "/books/"
+
+
+def test_logging_in_again_goes_home_not_to_onboarding(client, reader):
+    response = client.post(reverse("account_login"), {"login": reader.email, "password": PASSWORD})
+    assert response["Location"] == "/"
+
+
+@override_settings(ACCOUNT_EMAIL_VERIFICATION="mandatory")
+def test_with_mandatory_verification_a_new_reader_lands_on_onboarding_after_confirming(client, db):
+    client.post(
+        reverse("account_signup"), {"email": "m@example.com", "password1": "a-long-new-password", "password2": "a-long-new-password"}
+    )
+    link = re.search(r"https?://[^/]+(/accounts/confirm-email/\S+)", mail.outbox[0].body).group(1)
+    response = client.post(link)
+    assert response.status_code == 302
+    # Confirmed in the browser that signed up: the pending sign-up completes and onboarding follows.
+    assert response["Location"] == reverse("accounts:onboarding")
+    assert logged_in_user(client).email == "m@example.com"
+
+
+@override_settings(ACCOUNT_EMAIL_VERIFICATION="mandatory")
+def test_a_confirmation_link_opened_in_another_browser_logs_nobody_in(client, db):
+    client.post(
+        reverse("account_signup"), {"email": "m@example.com", "password1": "a-long-new-password", "password2": "a-long-new-password"}
+    )
+    link = re.search(r"https?://[^/]+(/accounts/confirm-email/\S+)", mail.outbox[0].body).group(1)
+    elsewhere = Client()
+    response = elsewhere.post(link)
+    assert response["Location"] == reverse("account_login")
+    assert elsewhere.get(reverse("accounts:profile")).status_code == 302

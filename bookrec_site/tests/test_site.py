@@ -111,6 +111,7 @@ def test_development_mode_is_explicit():
     ("SECURE_SSL_REDIRECT", "ture"), ("DEBUG", "maybe"), ("EMAIL_USE_TLS", "yess"),
     ("DATABASE_URL", "mysql://db.example.com/bookrec"), ("DATABASE_URL", "postgres://db:notaport/x"),
     ("TRUSTED_PROXY_COUNT", "one"), ("REDIS_URL", "http://cache.example.com"), ("SECURE_HSTS_SECONDS", "1y"),
+    ("SITE_URL", "books.example.org"), ("SITE_URL", "ftp://books.example.org"), ("SITE_URL", "https://books.example.org/?a=1"),
 ])
 def test_bad_setting_stops_start_up_with_one_line_naming_it(variable, value):
     result = run_manage("check", env=PRODUCTION_ENV | {variable: value})

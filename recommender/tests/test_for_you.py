@@ -24,10 +24,18 @@ def rate_all(user, books, value):
         set_rating(user, book, value)
 
 
-def test_anonymous_reader_is_sent_to_log_in(client, db):
+def test_anonymous_visitor_is_told_what_for_you_is_and_offered_sign_up(client, db, settings):
+    settings.ONBOARDING_MIN_RATINGS = 7
     response = client.get(FOR_YOU)
-    assert response.status_code == 302
-    assert reverse("account_login") in response["Location"]
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Book recommendations picked for you alone" in html
+    assert "Rate 7 or more books" in html
+    assert f'href="{reverse("account_signup")}"' in html
+    assert f'href="{reverse("account_login")}?next=/recommendations/"' in html
+    # The explanation replaces the picks: nothing personal is rendered or cached for everyone.
+    assert "picks" not in response.context
+    assert "Cookie" in response["Vary"]  # a signed-in reader's For you is never served from a shared copy
 
 
 def test_reader_with_too_few_ratings_is_sent_to_onboarding(reader_client, reader, trained, settings):

@@ -4,11 +4,13 @@
 
   function updateControls(data) {
     document.querySelectorAll('[data-book-actions="' + data.book + '"]').forEach(function (box) {
-      box.querySelectorAll(".star-form button[name=value]").forEach(function (button) {
+      box.querySelectorAll(".star-form button[name=value], .star-menu button[name=value]").forEach(function (button) {
         const stars = Number(button.value);
         button.classList.toggle("on", data.rating !== null && stars <= data.rating);
         button.setAttribute("aria-pressed", data.rating === stars ? "true" : "false");
       });
+      const label = box.querySelector("[data-rating-label]");
+      if (label) showRatingLabel(label, data.rating);
       const clear = box.querySelector("[data-clear-rating]");
       if (clear) clear.hidden = data.rating === null;
       const shelf = box.querySelector(".shelf-button");
@@ -23,10 +25,34 @@
     const progress = document.querySelector("[data-onboarding]");
     if (progress && typeof data.rated_count === "number") {
       const needed = Number(progress.dataset.needed);
-      progress.querySelector("[data-rated-count]").textContent = data.rated_count;
+      // The counter stops at the goal: "5 of 5 rated", never "7 of 5".
+      progress.querySelector("[data-rated-count]").textContent = Math.min(data.rated_count, needed);
       progress.querySelector("progress").value = Math.min(data.rated_count, needed);
       progress.querySelector("[data-continue]").hidden = data.rated_count < needed;
     }
+  }
+
+  // A card's "Rate it" / "Your rating ★★★★☆" summary (see templates/includes/card_rating.html).
+  function showRatingLabel(label, rating) {
+    label.textContent = "";
+    if (rating === null) { label.textContent = "Rate it"; return; }
+    label.append("Your rating ");
+    const stars = document.createElement("span");
+    stars.className = "stars";
+    stars.setAttribute("aria-hidden", "true");
+    stars.textContent = "★".repeat(rating) + "☆".repeat(5 - rating);
+    const spoken = document.createElement("span");
+    spoken.className = "visually-hidden";
+    spoken.textContent = ": " + rating + (rating === 1 ? " star" : " stars");
+    label.append(stars, spoken);
+  }
+
+  // Once rated, a card's menu closes and focus goes back to its summary, so keyboard users stay put.
+  function closeCardMenu(form) {
+    const menu = form.closest("details.card-rate");
+    if (!menu) return;
+    menu.open = false;
+    menu.querySelector("summary").focus();
   }
 
   function submitInPlace(event) {
@@ -55,7 +81,7 @@
           return data;
         });
       })
-      .then(function (data) { if (data) updateControls(data); })
+      .then(function (data) { if (data) { updateControls(data); closeCardMenu(form); } })
       .catch(function (error) {
         const status = form.closest("[data-book-actions]").querySelector("[data-action-status]");
         if (status) {
@@ -67,4 +93,10 @@
   }
 
   document.addEventListener("submit", submitInPlace);
+  // Escape closes an open card menu.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    const menu = event.target.closest && event.target.closest("details.card-rate[open]");
+    if (menu) { menu.open = false; menu.querySelector("summary").focus(); }
+  });
 })();

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recommender', '0004_ratings_move_to_accounts'),
+        ('recommender', '0005_digest_picks'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0004_rater_rating_from_recommender'),
+        ('accounts', '0005_reviews_goals_digests'),
         ('catalog', '0004_bookredirect'),
     ]
 
