@@ -46,7 +46,7 @@ class BlendSetting:
 
 
 # Small on purpose: each candidate costs one scoring pass over the validation readers, not a refit.
-CANDIDATES = tuple(BlendSetting(liked, mf) for liked in (1.0, 2.0, 4.0) for mf in (0.0, 0.05, 0.1, 0.2, 0.5, 2.0))
+CANDIDATES = tuple(BlendSetting(liked, mf) for liked in (1.0, 2.0, 4.0) for mf in (0.05, 0.1, 0.2, 0.5, 2.0))
 
 
 @dataclass
@@ -165,7 +165,10 @@ def fit(train_csr: sp.csr_matrix, validation_csr: sp.csr_matrix | None, params: 
 
     def variants(users):
         mf = _normalized(model.user_factors[users, :k] @ model.item_factors[:, :k].T)
-        item_scores = {liked: itemitem.scores(item_item, train_csr[users], liked) for liked in liked_weights}
+        # s(w) = w * (scores from the liked books) + (scores from the others): two products for every w
+        liked_part = itemitem.scores(item_item, _only(train_csr[users], liked=True), 1.0)
+        other_part = itemitem.scores(item_item, _only(train_csr[users], liked=False), 1.0)
+        item_scores = {liked: liked * liked_part + other_part for liked in liked_weights}
         return [
             _blend(mf, item_scores[setting.liked_weight], setting.mf_weight, normalized=True) for setting in candidates
         ]
@@ -186,6 +189,14 @@ def fit(train_csr: sp.csr_matrix, validation_csr: sp.csr_matrix | None, params: 
            f"{item_item.mf_weight:g} (NDCG@10 {best['val_ndcg_at_10']:.4f}, recall@10 {best['val_recall_at_10']:.4f}; "
            f"{len(rows)} candidates in {choice['selection_seconds']:.1f} s).")
     return FittedBlend(model, item_item, choice, epochs)
+
+
+def _only(rows: sp.csr_matrix, liked: bool) -> sp.csr_matrix:
+    """The ratings of ``rows`` that are (or are not) liked, each as a 1 (their stars no longer matter here)."""
+    rows = sp.csr_matrix(rows, dtype=np.float32, copy=True)
+    rows.data = ((rows.data >= itemitem.LIKED_STARS) == liked).astype(np.float32)
+    rows.eliminate_zeros()
+    return rows
 
 
 def _setting_dict(item_item: ItemItemModel) -> dict:
