@@ -6,6 +6,7 @@ INSERT … ON CONFLICT; other databases use large batched upserts.
 """
 
 import io
+import re
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -32,8 +33,10 @@ class RatingsResult:
 
 
 def read_ratings(path, book_ids, problems, progress=lambda message: None):
-    """Yield (line, user_id, book pk, stars) for each valid row; report the others with their line number.
+    """Yield (line, user_id, book pk, half stars) for each valid row; report the others with their line number.
 
+    Ratings are whole or half stars from 1 to 5 ("4", "4.0", "3.5" as in MovieLens); they are
+    yielded in half-star units (3.5 stars -> 7) and stored as Rating.value 3 with half_star set.
     book_ids maps the dataset's book_id to a Book pk (or to any true value when only validating).
     """
     name = path.name
@@ -48,14 +51,27 @@ def read_ratings(path, book_ids, problems, progress=lambda message: None):
                 and 0 < len(user_id) <= 18 and len(book_id) <= 18):
             problems.add(name, line, "user_id and book_id must be positive whole numbers")
             continue
-        if rating not in {"1", "2", "3", "4", "5"}:
-            problems.add(name, line, f"rating {rating[:20]!r} is not a whole number from 1 to 5")
+        halves = half_stars(rating)
+        if halves is None:
+            problems.add(name, line, f"rating {rating[:20]!r} is not a whole or half star from 1 to 5 (such as 4 or 3.5)")
             continue
         book = book_ids.get(int(book_id))
         if book is None:
             problems.add(name, line, f"unknown book_id {book_id} (not in books.csv)")
             continue
-        yield line, str(int(user_id)), book, int(rating)
+        yield line, str(int(user_id)), book, halves
+
+
+_STARS = re.compile(r"([1-5])(?:\.(0|5)0*)?")
+
+
+def half_stars(text):
+    """Half-star units of a rating written as 1..5 in steps of 0.5 ("3.5" -> 7), or None."""
+    match = _STARS.fullmatch(text.strip())
+    if match is None:
+        return None
+    halves = 2 * int(match.group(1)) + (match.group(2) == "5")
+    return halves if halves <= 10 else None
 
 
 def validate_ratings(path, dataset_book_ids, problems, progress=lambda message: None):
@@ -92,11 +108,11 @@ def _load_postgres(rows, progress):
         # Dropped explicitly too: inside an outer transaction (tests, a caller's atomic) ON COMMIT comes late.
         cursor.execute("DROP TABLE IF EXISTS dataset_ratings")
         cursor.execute(
-            "CREATE TEMP TABLE dataset_ratings (line bigint, user_id text, book_id bigint, value smallint) ON COMMIT DROP"
+            "CREATE TEMP TABLE dataset_ratings (line bigint, user_id text, book_id bigint, halves smallint) ON COMMIT DROP"
         )
         buffer, pending = io.StringIO(), 0
-        for line, user_id, book_id, value in rows:
-            buffer.write(f"{line}\t{user_id}\t{book_id}\t{value}\n")
+        for line, user_id, book_id, halves in rows:
+            buffer.write(f"{line}\t{user_id}\t{book_id}\t{halves}\n")
             books.add(book_id)
             pending += 1
             if pending == BATCH_ROWS:
@@ -118,16 +134,17 @@ def _load_postgres(rows, progress):
         )
         cursor.execute(
             f"""
-            INSERT INTO {rating_table} AS r (rater_id, book_id, value, created, updated)
-            SELECT rater.id, latest.book_id, latest.value, now(), now()
+            INSERT INTO {rating_table} AS r (rater_id, book_id, value, half_star, created, updated)
+            SELECT rater.id, latest.book_id, latest.halves / 2, latest.halves %% 2 = 1, now(), now()
             FROM (
-                SELECT DISTINCT ON (user_id, book_id) user_id, book_id, value
+                SELECT DISTINCT ON (user_id, book_id) user_id, book_id, halves
                 FROM dataset_ratings ORDER BY user_id, book_id, line DESC
             ) AS latest
             JOIN {rater_table} AS rater
               ON rater.source = %s AND rater.external_id = latest.user_id AND rater.user_id IS NULL
-            ON CONFLICT (rater_id, book_id) DO UPDATE SET value = EXCLUDED.value, updated = EXCLUDED.updated
-            WHERE r.value <> EXCLUDED.value
+            ON CONFLICT (rater_id, book_id) DO UPDATE
+              SET value = EXCLUDED.value, half_star = EXCLUDED.half_star, updated = EXCLUDED.updated
+            WHERE (r.value, r.half_star) <> (EXCLUDED.value, EXCLUDED.half_star)
             """,
             [SOURCE],
         )
@@ -140,7 +157,7 @@ def _load_postgres(rows, progress):
 
 def _copy(cursor, buffer):
     buffer.seek(0)
-    cursor.copy_expert("COPY dataset_ratings (line, user_id, book_id, value) FROM STDIN", buffer)
+    cursor.copy_expert("COPY dataset_ratings (line, user_id, book_id, halves) FROM STDIN", buffer)
 
 
 def _load_batched(rows, progress):
@@ -159,12 +176,13 @@ def _load_batched(rows, progress):
         with connection.cursor() as cursor:
             cursor.executemany(
                 f"""
-                INSERT INTO {rating_table} (rater_id, book_id, value, created, updated)
-                VALUES (%s, %s, %s, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)
-                ON CONFLICT (rater_id, book_id) DO UPDATE SET value = excluded.value, updated = excluded.updated
-                WHERE {rating_table}.value <> excluded.value
+                INSERT INTO {rating_table} (rater_id, book_id, value, half_star, created, updated)
+                VALUES (%s, %s, %s, %s, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)
+                ON CONFLICT (rater_id, book_id) DO UPDATE
+                  SET value = excluded.value, half_star = excluded.half_star, updated = excluded.updated
+                WHERE {rating_table}.value <> excluded.value OR {rating_table}.half_star <> excluded.half_star
                 """,
-                [(raters[user_id], book_id, value) for user_id, book_id, value in batch],
+                [(raters[user_id], book_id, halves // 2, halves % 2 == 1) for user_id, book_id, halves in batch],
             )
             result.updated += max(cursor.rowcount, 0)
         batch.clear()

@@ -108,11 +108,14 @@ class Rater(models.Model):
 
 
 class Rating(models.Model):
-    """One reader's 1–5 star rating of one book: the recommender's input."""
+    """One reader's 1–5 star rating of one book (half stars for imported datasets): the recommender's input."""
 
     rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="ratings")
     book = models.ForeignKey("catalog.Book", on_delete=models.CASCADE, related_name="ratings")
     value = models.PositiveSmallIntegerField()
+    # Imported datasets may rate in half stars (MovieLens' 3.5): stars = value + ½ when set. Only
+    # import_goodbooks sets it; ratings made on the site are whole stars (set_rating takes 1..5).
+    half_star = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -120,6 +123,7 @@ class Rating(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["rater", "book"], name="rating_unique_rater_book"),
             models.CheckConstraint(condition=models.Q(value__gte=1, value__lte=5), name="rating_value_1_to_5"),
+            models.CheckConstraint(condition=models.Q(half_star=False) | models.Q(value__lte=4), name="rating_half_star_below_5"),
         ]
         indexes = [
             # Book page and rating summary recount: all ratings of one book.

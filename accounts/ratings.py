@@ -96,6 +96,8 @@ def put_rated_on_read(user, book_ids):
 @transaction.atomic
 def set_rating(user, book, value):
     """Rate a book 1–5 for a site reader, replacing any earlier rating, and put it on Read. Returns the Rating."""
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("A rating is a whole number of stars from 1 to 5.")  # half stars: datasets only
     value = int(value)
     if value not in VALID_VALUES:
         raise ValueError("A rating is a whole number of stars from 1 to 5.")

@@ -97,11 +97,21 @@ def main():
     client = Client()
     client.force_login(user)
 
-    started = time.perf_counter()
+    def rss_mb():
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
     serving.forget_model()
+    rss_before = rss_mb()
+    started = time.perf_counter()
     loaded = serving.active_model()
-    print(f"Model load into a worker: {(time.perf_counter() - started) * 1000:.0f} ms "
-          f"({loaded.model.user_factors.nbytes / 1e6 + loaded.model.item_factors.nbytes / 1e6:.0f} MB of factors)")
+    rss_after = rss_mb()
+    factors = loaded.model.user_factors.nbytes + loaded.model.item_factors.nbytes
+    item_item = loaded.item_item
+    pairs = 0 if item_item is None else item_item.indptr.nbytes + item_item.indices.nbytes + item_item.weights.nbytes
+    ids = loaded.rater_ids.nbytes + loaded.book_ids.nbytes + loaded.rater_rating_counts.nbytes
+    print(f"Model load into a worker: {(time.perf_counter() - started) * 1000:.0f} ms; arrays held per worker "
+          f"{(factors + pairs + ids) / 1e6:.0f} MB ({factors / 1e6:.0f} MB of factors, {pairs / 1e6:.1f} MB of "
+          f"item-item weights, {ids / 1e6:.1f} MB of id maps); process RSS grew {rss_after - rss_before:.0f} MB")
     for_you = reverse("recommender:for_you")
     client.get(for_you)  # warm up: templates, connection
 

@@ -12,7 +12,7 @@ from .models import ModelArtifact, ModelRun
 class ModelRunAdmin(admin.ModelAdmin):
     list_display = [
         "run", "status", "is_active", "started", "duration", "raters", "books", "ratings", "val_rmse", "val_recall",
-        "val_ndcg", "val_ratings", "val_users", "epochs_run", "has_arrays",
+        "val_ndcg", "val_ratings", "val_users", "epochs_run", "chosen_setting", "has_arrays",
     ]
     list_filter = ["status", "is_active"]
     ordering = ["-started"]
@@ -24,12 +24,12 @@ class ModelRunAdmin(admin.ModelAdmin):
             "started", "finished", "duration", "n_users", "n_books", "n_ratings", "time_split", "pid", "heartbeat",
             "ratings_fingerprint",
         ]}),
-        ("Parameters and metrics", {"fields": ["parameters", "metrics", "epochs"]}),
+        ("Parameters and metrics", {"fields": ["parameters", "chosen_setting", "settings_choice", "metrics", "epochs"]}),
     ]
     readonly_fields = [
         "status", "is_active", "note", "error", "training_curves", "started", "finished", "duration", "n_users",
         "n_books", "n_ratings", "time_split", "pid", "heartbeat",
-        "ratings_fingerprint", "parameters", "metrics", "epochs",
+        "ratings_fingerprint", "parameters", "chosen_setting", "settings_choice", "metrics", "epochs",
     ]
 
     def get_queryset(self, request):
@@ -103,6 +103,13 @@ class ModelRunAdmin(admin.ModelAdmin):
     def epochs_run(self, run):
         value = (run.metrics or {}).get("epochs_run")
         return "—" if value is None else str(value)
+
+    @admin.display(description="chosen blend")
+    def chosen_setting(self, run):
+        chosen = (run.settings_choice or {}).get("chosen")
+        if not chosen:
+            return (run.settings_choice or {}).get("note", "—")
+        return f"liked weight {chosen['liked_weight']:g}, factor weight {chosen['mf_weight']:g}"
 
     @admin.display(description="stored", boolean=True)
     def has_arrays(self, run):

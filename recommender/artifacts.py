@@ -6,7 +6,9 @@
 #                             (int32), so serving can tell that a reader's ratings or dismissals
 #                             changed since training and fold them in
 #   model.<field>             every numpy array field of factor_model.FactorModel
-#   meta                      JSON (as uint8): the FactorModel's scalar fields and its TrainParams
+#   meta                      JSON (as uint8): the FactorModel's scalar fields and its TrainParams, and
+#                             the item-item model's scalar fields under "item_item" (absent: none stored)
+#   itemitem.<field>          every numpy array field of itemitem.ItemItemModel (the pruned weights)
 # Float32 factors barely compress (zlib saves ~8% for a second of CPU), so the blob is stored raw.
 # Fields are discovered from the FactorModel dataclass, so arrays the math module adds later are
 # persisted without a change here.
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .factor_model import FactorModel, TrainParams
+from .itemitem import ItemItemModel
 
 FORMAT_VERSION = 1
 
@@ -29,6 +32,7 @@ class StoredModel:
     rater_ids: np.ndarray
     book_ids: np.ndarray
     rater_rating_counts: np.ndarray
+    item_item: ItemItemModel | None = None  # runs stored before the blend have none
 
 
 def train_params_from(values):
@@ -58,7 +62,18 @@ def pack(stored: StoredModel) -> bytes:
             scalars[field.name] = value.item()
         else:
             raise TypeError(f"cannot store FactorModel.{field.name} of type {type(value).__name__}")
-    meta = json.dumps({"format": FORMAT_VERSION, "fields": scalars}).encode()
+    item_item = None
+    if stored.item_item is not None:
+        item_item = {}
+        for field in dataclasses.fields(ItemItemModel):
+            value = getattr(stored.item_item, field.name)
+            if field.name.startswith("_"):
+                continue
+            if isinstance(value, np.ndarray):
+                arrays[f"itemitem.{field.name}"] = value
+            else:
+                item_item[field.name] = value.item() if isinstance(value, np.generic) else value
+    meta = json.dumps({"format": FORMAT_VERSION, "fields": scalars, "item_item": item_item}).encode()
     arrays["meta"] = np.frombuffer(meta, dtype=np.uint8)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
@@ -82,9 +97,16 @@ def unpack(data) -> StoredModel:
     for name, value in arrays.items():
         if name.startswith("model.") and name[6:] in known:
             kwargs[name[6:]] = value
+    item_item = None
+    if meta.get("item_item") is not None:
+        known = {field.name for field in dataclasses.fields(ItemItemModel)}
+        fields = {name: value for name, value in meta["item_item"].items() if name in known}
+        fields.update({name[9:]: value for name, value in arrays.items() if name.startswith("itemitem.") and name[9:] in known})
+        item_item = ItemItemModel(**fields)
     return StoredModel(
         model=FactorModel(**kwargs),
         rater_ids=arrays["rater_ids"],
         book_ids=arrays["book_ids"],
         rater_rating_counts=arrays["rater_rating_counts"],
+        item_item=item_item,
     )

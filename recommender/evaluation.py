@@ -8,9 +8,12 @@
 #   and book both occur in train; top-10 precision, recall and NDCG over test users (known in train)
 #   with a test rating >= 4, books unseen in train counting as relevant but never hit. The
 #   "popularity" model has no star predictor, so its rmse / mae are None.
+# * Beside them: top10_mean_popularity (the mean train rating count of the books in the scored
+#   readers' top-10s) and catalog_coverage (the share of train books in at least one top-10).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -19,11 +22,11 @@ import scipy.sparse as sp
 
 from catalog.tabular import CsvError, CsvTable, has_broken_encoding, open_text
 
+from . import blend
 from .factor_model import TrainParams
-from .kernel import train
-from .metrics import HeldOut, model_quality, ranking_quality
+from .metrics import DEFAULT_VALIDATION_FRACTION, HeldOut, hold_out, ranking_quality
 
-__all__ = ["read_ratings_csv", "evaluate", "index_triples"]
+__all__ = ["read_ratings_csv", "evaluate", "index_triples", "resplit"]
 
 RESULT_KEYS = (
     "rmse",
@@ -35,7 +38,11 @@ RESULT_KEYS = (
     "n_train",
     "n_test",
     "eval_users",
+    "top10_mean_popularity",
+    "catalog_coverage",
+    "settings_choice",
 )
+MODELS = ("served", "mf", "popularity")
 
 
 def _read_ratings_fast(path: Path):
@@ -56,7 +63,7 @@ def _read_ratings_fast(path: Path):
     if not np.all(np.isfinite(ids)) or np.any(ids != np.round(ids)) or np.any(np.abs(ids) > 2**53):
         return None
     stars = data[:, 2]
-    if not np.all((stars >= 1.0) & (stars <= 5.0)):
+    if not np.all((stars >= 1.0) & (stars <= 5.0) & (stars * 2 == np.round(stars * 2))):
         return None
     return ids[:, 0].astype(np.int64), ids[:, 1].astype(np.int64), stars.astype(np.float32)
 
@@ -64,8 +71,9 @@ def _read_ratings_fast(path: Path):
 def read_ratings_csv(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Read ``user_id,book_id,rating`` CSV -> (user_ids int64, book_ids int64, ratings float32).
 
-    Raises ValueError naming the file and line for a bad header, a wrong column
-    count, a non-integer id, or a rating that is not a number in 1..5.
+    Ratings are whole or half stars from 1 to 5 (MovieLens-style 3.5 is fine). Raises ValueError
+    naming the file and line for a bad header, a wrong column count, a non-integer id, or a rating
+    that is not a number in 1..5 in steps of 0.5.
     """
     path = Path(path)
     fast = _read_ratings_fast(path)
@@ -93,6 +101,10 @@ def read_ratings_csv(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                     raise ValueError(f"{path}: line {line_no}: rating is not a number: {row[2]!r}") from None
                 if not (1.0 <= r <= 5.0):
                     raise ValueError(f"{path}: line {line_no}: rating {row[2]!r} outside 1..5")
+                if r * 2 != round(r * 2):
+                    raise ValueError(
+                        f"{path}: line {line_no}: rating {row[2]!r} is not a whole or half star (1, 1.5, 2, … 5)"
+                    )
                 users.append(u)
                 books.append(b)
                 stars.append(r)
@@ -129,28 +141,52 @@ def index_triples(train_triples, test_triples):
 
 
 def evaluate(
-    train_triples, test_triples, model: str = "mf", params: TrainParams = TrainParams()
+    train_triples,
+    test_triples,
+    model: str = "served",
+    params: TrainParams = TrainParams(),
+    validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
 ) -> dict:
-    """Train ``model`` ("mf" or "popularity") on train triples, score it on test triples.
+    """Train ``model`` on train triples, score it on test triples; a dict with exactly the keys in RESULT_KEYS.
 
+    "served" is what `manage.py retrain` trains and For you serves (blend.fit): a validation split
+    is cut from the train triples exactly as retrain cuts it from the database (metrics.hold_out,
+    same fraction and seed), the factor model stops early on it, the item-item model is fitted on
+    the rest and the blend is chosen on it; the test readers are then scored from all their train
+    ratings. "mf" is the same without the item-item model; "popularity" ranks by train rating count.
     Triples are (user_ids, book_ids, ratings) arrays, e.g. from read_ratings_csv.
-    Returns a dict with exactly the keys in RESULT_KEYS.
     """
-    if model not in ("mf", "popularity"):
-        raise ValueError(f"unknown model {model!r} (expected 'mf' or 'popularity')")
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r} (expected one of {', '.join(MODELS)})")
     R, te_u, te_i, te_r, _ = index_triples(train_triples, test_triples)
     held_out = HeldOut(te_u, te_i, te_r)
 
+    train_counts = np.diff(R.tocsc().indptr).astype(np.float64)
+    shown = np.zeros(R.shape[1], bool)
+    shown_popularity = []
+
+    def on_top(variant, top):
+        shown[top.ravel()] = True
+        shown_popularity.append(train_counts[top].mean(axis=1))
+
     t0 = time.perf_counter()
-    if model == "mf":
-        fitted, _ = train(R, params)
+    choice = None
+    if model in ("served", "mf"):
+        coo = R.tocoo()
+        fit_csr, validation_csr = hold_out(coo.row, coo.col, coo.data, R.shape, validation_fraction, params.seed)
+        if model == "mf":
+            params = dataclasses.replace(params, item_neighbours=0)
+        fitted = blend.fit(fit_csr, validation_csr, params)
         fit_seconds = time.perf_counter() - t0
-        quality = model_quality(fitted, R, held_out)
+        choice = fitted.choice
+        quality = blend.blend_quality(fitted.model, fitted.item_item, R, held_out, on_top=on_top)
     else:
-        counts = np.diff(R.tocsc().indptr).astype(np.float32)
+        counts = train_counts.astype(np.float32)
         fit_seconds = time.perf_counter() - t0
         # no star predictor: rmse and mae stay None
-        quality = ranking_quality(lambda users: np.broadcast_to(counts, (len(users), R.shape[1])), R, held_out)
+        quality = ranking_quality(
+            lambda users: np.broadcast_to(counts, (len(users), R.shape[1])), R, held_out, on_top=on_top
+        )
     return {
         "rmse": quality.rmse,
         "mae": quality.mae,
@@ -161,4 +197,28 @@ def evaluate(
         "n_train": int(R.nnz),
         "n_test": int(len(te_r)),
         "eval_users": quality.users,
+        "top10_mean_popularity": float(np.concatenate(shown_popularity).mean()) if shown_popularity else None,
+        "catalog_coverage": float(shown.mean()) if R.shape[1] else None,
+        "settings_choice": choice,
     }
+
+
+def resplit(train_triples, test_triples, seed: int, test_fraction: float = 0.2, min_ratings: int = 5):
+    """Pool both files and split again at random, per reader, by the shared split's rule.
+
+    Each reader with at least ``min_ratings`` ratings sends round(test_fraction × n) of them, drawn
+    at random with ``seed``, to test; readers with fewer stay entirely in train.
+    """
+    users = np.concatenate([train_triples[0], test_triples[0]])
+    books = np.concatenate([train_triples[1], test_triples[1]])
+    stars = np.concatenate([train_triples[2], test_triples[2]])
+    rng = np.random.default_rng(seed)
+    order = np.lexsort((rng.random(len(users)), users))
+    users_sorted = users[order]
+    _, reader, per_reader = np.unique(users_sorted, return_inverse=True, return_counts=True)
+    counts = per_reader[reader]
+    position = np.arange(len(users)) - np.searchsorted(users_sorted, users_sorted, side="left")
+    to_test = (counts >= min_ratings) & (position < np.round(counts * test_fraction))
+    test = np.zeros(len(users), bool)
+    test[order] = to_test
+    return (users[~test], books[~test], stars[~test]), (users[test], books[test], stars[test])

@@ -42,7 +42,8 @@ def load_ratings(using_copy=None):
     """Every rating (site and dataset readers alike) as arrays, without building ORM objects."""
     if using_copy is None:
         using_copy = connection.vendor == "postgresql" and not _is_psycopg3()
-    raters, books, values = _copy_ratings_postgres() if using_copy else _fetch_ratings()
+    raters, books, halves = _copy_ratings_postgres() if using_copy else _fetch_ratings()
+    values = halves.astype(np.float32) / 2
     rater_ids, user_idx = index_ids(raters)
     del raters
     book_ids, item_idx = index_ids(books)
@@ -111,13 +112,18 @@ def _is_psycopg3():
 
 
 def _select_list():
-    """The quoted table and its (rater, book, value) columns, as the Rating model names them."""
+    """The quoted table and its (rater, book, half stars) select list, as the Rating model names the columns.
+
+    Stars come out in half-star units, value * 2 (+ 1 for a dataset's half star), so they stay a
+    small integer on the wire; load_ratings divides by 2.
+    """
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(Rating._meta.get_field(name).column) for name in ("rater", "book", "value"))
-    return quote(Rating._meta.db_table), columns
+    rater, book, value, half = (quote(Rating._meta.get_field(name).column) for name in ("rater", "book", "value", "half_star"))
+    halves = f"CAST({value} * 2 + CASE WHEN {half} THEN 1 ELSE 0 END AS smallint)"
+    return quote(Rating._meta.db_table), f"{rater}, {book}, {halves}"
 
 
-# PostgreSQL binary COPY of (rater_id bigint, book_id bigint, value smallint) rows, straight from
+# PostgreSQL binary COPY of (rater_id bigint, book_id bigint, half stars smallint) rows, straight from
 # the table: a 2-byte field count, then a 4-byte length before each field. No column can be NULL,
 # so every row has the same 32-byte layout and numpy reads the whole stream as one structured array.
 # Should a column type ever change, the size and field-count checks below fail loudly.
@@ -146,7 +152,7 @@ def _copy_ratings_postgres():
     table, columns = _select_list()
     buffer = io.BytesIO()
     with connection.cursor() as cursor:
-        cursor.copy_expert(f"COPY {table} ({columns}) TO STDOUT WITH (FORMAT binary)", buffer)
+        cursor.copy_expert(f"COPY (SELECT {columns} FROM {table}) TO STDOUT WITH (FORMAT binary)", buffer)
     result = decode_binary_copy(buffer.getbuffer())  # decoded in place: no second copy of the stream
     buffer.close()
     return result

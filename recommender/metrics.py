@@ -1,4 +1,4 @@
-"""Held-out quality of a model: RMSE and top-10 recall / NDCG. Early stopping, the activation gate and evaluate all use this."""
+"""Held-out quality of a model: RMSE and top-10 recall / NDCG. Early stopping, the choice of blend, the activation gate and evaluate all use this."""
 
 # The rule, the same for every caller:
 # * Star metrics (RMSE, MAE): over the held-out ratings whose reader and book are both known to the
@@ -13,8 +13,10 @@
 #                positions 1..min(N, #relevant) (binary gains).
 #   A relevant book the model does not know (evaluate: a book seen only in the test file) still
 #   counts in #relevant but can never be hit.
-# retrain scores a sample (RETRAIN_USERS) because it measures every epoch; evaluate scores every
-# reader, since its figures are the ones quoted against the issues' targets.
+# retrain scores a sample (RETRAIN_USERS, seeded with the run's seed: early stopping of the factor
+# model, the blend's candidates and the gate all score the same readers) because it measures every
+# epoch and candidate; evaluate scores every reader, since its figures are the ones quoted against
+# the issues' targets. The validation split itself is hold_out(), for retrain and evaluate alike.
 
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ TOP_N = 10
 LIKED_STARS = 4
 # Readers scored by retrain's early stopping and quality gate (a seeded sample, the same in both).
 RETRAIN_USERS = 5000
+# Share of each rater's ratings held out (hold_out) for early stopping, the choice of blend and the gate.
+DEFAULT_VALIDATION_FRACTION = 0.05
 
 
 @dataclass
@@ -107,42 +111,106 @@ def ranking_quality(
     max_users: int | None = None,
     seed: int = 0,
     batch: int = 1000,
+    on_top: Callable[[int, np.ndarray], None] | None = None,
 ) -> Quality:
     """Top-N precision, recall and NDCG by the rule above; ``scores_for(users)`` gives (users x items) scores."""
+    return ranking_qualities(
+        lambda users: [scores_for(users)], 1, seen, held_out, max_users=max_users, seed=seed, batch=batch,
+        on_top=on_top,
+    )[0]
+
+
+def ranking_qualities(
+    variants_for: Callable[[np.ndarray], list[np.ndarray]],
+    n_variants: int,
+    seen: sp.csr_matrix,
+    held_out: HeldOut,
+    *,
+    max_users: int | None = None,
+    seed: int = 0,
+    batch: int = 1000,
+    on_top: Callable[[int, np.ndarray], None] | None = None,
+) -> list[Quality]:
+    """ranking_quality of several rankers at once: ``variants_for(users)`` gives one score matrix per ranker.
+
+    The same readers, candidates and metric code for every variant; one pass over the readers, so
+    variants that share work (the blend's candidate settings) compute it once per batch.
+    ``on_top(variant, top)`` receives each batch's ranked lists (readers x TOP_N book indices).
+    """
     n_users, n_items = seen.shape
     liked = (held_out.values >= LIKED_STARS) & (held_out.user_idx >= 0)
     users = sample_users(np.unique(held_out.user_idx[liked]), max_users, seed)
-    quality = Quality(users=int(len(users)))
+    qualities = [Quality(users=int(len(users))) for _ in range(n_variants)]
     if len(users) == 0:
-        return quality
+        return qualities
     # Unknown books get a column past the end: they count as relevant but are never ranked.
     cols = np.where(held_out.item_idx[liked] >= 0, held_out.item_idx[liked], n_items)
     relevant = sp.csr_matrix(
         (np.ones(len(cols), np.float32), (held_out.user_idx[liked], cols)), shape=(n_users, n_items + 1)
     )
     relevant.sum_duplicates()
-    sums = np.zeros(3)
+    sums = np.zeros((n_variants, 3))
     for start in range(0, len(users), batch):
         chunk = users[start : start + batch]
-        scores = np.array(scores_for(chunk), dtype=np.float32)
-        scores[seen[chunk].nonzero()] = -np.inf
-        per_user = topn_metrics(top_n(scores, TOP_N), relevant[chunk], n=TOP_N)
-        sums += [float(values.sum()) for values in per_user]
-    quality.precision_at_10, quality.recall_at_10, quality.ndcg_at_10 = (float(s / len(users)) for s in sums)
-    return quality
+        seen_cells = seen[chunk].nonzero()
+        for variant, scores in enumerate(variants_for(chunk)):
+            scores = np.array(scores, dtype=np.float32)
+            scores[seen_cells] = -np.inf
+            top = top_n(scores, TOP_N)
+            if on_top is not None:
+                on_top(variant, top)
+            per_user = topn_metrics(top, relevant[chunk], n=TOP_N)
+            sums[variant] += [float(values.sum()) for values in per_user]
+    for quality, row in zip(qualities, sums, strict=True):
+        quality.precision_at_10, quality.recall_at_10, quality.ndcg_at_10 = (float(s / len(users)) for s in row)
+    return qualities
 
 
 def model_quality(
-    model: FactorModel, seen: sp.csr_matrix, held_out: HeldOut, *, max_users: int | None = None, seed: int = 0
+    model: FactorModel, seen: sp.csr_matrix, held_out: HeldOut, *, max_users: int | None = None, seed: int = 0,
+    on_top=None,
 ) -> Quality:
     """Star and top-N metrics of a factor model on held-out ratings; ``seen`` = its training ratings."""
     k = model.rank_factors
     item_rank = model.item_factors[:, :k]
     quality = ranking_quality(
-        lambda users: model.user_factors[users, :k] @ item_rank.T, seen, held_out, max_users=max_users, seed=seed
+        lambda users: model.user_factors[users, :k] @ item_rank.T, seen, held_out, max_users=max_users, seed=seed,
+        on_top=on_top,
     )
     known = (held_out.user_idx >= 0) & (held_out.item_idx >= 0)
     pred = predict_ratings(model, held_out.user_idx[known], held_out.item_idx[known])
     quality.rmse, quality.mae = rating_metrics(pred, held_out.values[known])
     quality.ratings = int(known.sum())
     return quality
+
+
+def hold_out(user_idx, item_idx, values, shape, fraction, seed) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """(train CSR, validation CSR): about ``fraction`` of each rater's ratings held out, at random.
+
+    Per rater the held-out count is fraction × n rounded stochastically, and at least two ratings
+    always stay in training so every rater keeps a vector. retrain and evaluate both cut their
+    validation split with this.
+    """
+    n_users, n_items = shape
+    n_ratings = len(values)
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(user_idx, minlength=n_users)
+    quota = np.floor(counts * fraction + rng.random(n_users)).astype(np.int64)
+    quota = np.minimum(quota, np.maximum(counts - 2, 0))
+    # Sort by rater, randomly within a rater: one int64 key (rater in the high bits) sorts far
+    # faster than np.lexsort over two keys.
+    key = (np.asarray(user_idx, dtype=np.int64) << 32) | rng.integers(0, 2**32, n_ratings, dtype=np.int64)
+    order = np.argsort(key)
+    del key
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    position = np.empty(n_ratings, np.int64)
+    position[order] = np.arange(n_ratings) - starts[user_idx[order]]
+    held = position < quota[user_idx]
+    del order, position
+
+    def csr(mask):
+        return sp.csr_matrix(
+            (values[mask], (user_idx[mask], item_idx[mask])), shape=(n_users, n_items), dtype=np.float32
+        )
+
+    return csr(~held), csr(held)

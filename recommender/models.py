@@ -28,6 +28,11 @@ class ModelRun(models.Model):
     )
     epochs = models.JSONField(default=list, help_text="Per-epoch loss, validation metrics and seconds.")
     metrics = models.JSONField(default=dict)
+    settings_choice = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The blend setting retrain chose on its validation split, and every candidate's validation metrics.",
+    )
     load_seconds = models.FloatField(null=True, blank=True)
     train_seconds = models.FloatField(null=True, blank=True)
     store_seconds = models.FloatField(null=True, blank=True)

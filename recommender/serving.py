@@ -24,7 +24,7 @@ from accounts.models import Dismissal, Rating
 from accounts.ratings import ratings_version
 from catalog.models import Book
 
-from . import dismissals, factor_model
+from . import blend, dismissals, factor_model, itemitem
 from .activation import ACTIVE_RUN_CACHE_KEY
 from .artifacts import unpack
 from .models import ModelArtifact, ModelRun
@@ -45,6 +45,7 @@ class LoadedModel:
     rater_ids: np.ndarray  # sorted Rater.pk per model row
     book_ids: np.ndarray  # sorted Book.pk per model column
     rater_rating_counts: np.ndarray
+    item_item: itemitem.ItemItemModel | None = None  # the blend's item-item half (None: runs before the blend)
 
     def book_indices(self, book_ids):
         """(model column of each id, mask of ids the model knows)."""
@@ -123,6 +124,7 @@ def _load(run_id, started):
         rater_ids=stored.rater_ids,
         book_ids=stored.book_ids,
         rater_rating_counts=stored.rater_rating_counts,
+        item_item=stored.item_item,
     )
 
 
@@ -230,19 +232,20 @@ class PersonalRanking:
         return {book_id: round(float(star), 1) for book_id, star, ok in zip(book_ids, stars, known, strict=True) if ok}
 
     def liked_book_behind(self, book_ids):
-        """{recommended book id: id of the reader's highly rated book nearest to it}."""
+        """{recommended book id: id of the reader's highly rated book that contributes most to its score}."""
         if self.loaded is None or self.ratings is None or not book_ids:
             return {}
         rated, known = self.loaded.book_indices(self.ratings.book_ids)
         rated, values = rated[known], self.ratings.values[known]
         candidates, candidate_known = self.loaded.book_indices(book_ids)
+        known_ids = [book_id for book_id, ok in zip(book_ids, candidate_known, strict=True) if ok]
+        behind = blend.explain_picks(
+            self.loaded.model, self.loaded.item_item, rated, values, candidates[candidate_known], min_rating=LIKED_STARS
+        )
         reasons = {}
-        for book_id, candidate, ok in zip(book_ids, candidates, candidate_known, strict=True):
-            if not ok:
-                continue
-            nearest = factor_model.explain(self.loaded.model, rated, values, int(candidate), min_rating=LIKED_STARS)
-            if nearest is not None:
-                reasons[book_id] = int(self.loaded.book_ids[nearest])
+        for book_id, liked in zip(known_ids, behind, strict=True):
+            if liked is not None:
+                reasons[book_id] = int(self.loaded.book_ids[liked])
         return reasons
 
 
@@ -260,8 +263,17 @@ def personal_ranking(user, limit, ratings=None) -> PersonalRanking | None:
         return None
     rated, known = loaded.book_indices(ratings.book_ids)
     dismissed, dismissed_known = loaded.book_indices(ratings.dismissed_ids)
-    exclude = np.concatenate([rated[known], dismissed[dismissed_known], hidden_indices(loaded)])
-    top, _ = factor_model.recommend(loaded.model, state, n=limit, exclude=exclude)
+    # The served score: the factor part from the reader's vector, the item-item part straight from
+    # their ratings (so a new reader's picks follow their first few ratings at once).
+    top, _ = blend.recommend(
+        loaded.model,
+        loaded.item_item,
+        state,
+        rated[known],
+        ratings.values[known],
+        n=limit,
+        exclude=np.concatenate([rated[known], dismissed[dismissed_known], hidden_indices(loaded)]),
+    )
     ids = [int(book_id) for book_id in loaded.book_ids[top]]
     return PersonalRanking(book_ids=ids, loaded=loaded, state=state, ratings=ratings)
 

@@ -1,9 +1,9 @@
-"""manage.py retrain's steps: load every rating, train the factor model, store the run and activate it safely."""
+"""manage.py retrain's steps: load every rating, train the served model (blend.py), store the run and activate it safely."""
 
 # The steps are methods of Retrain so tests can drive them one at a time; `manage.py retrain`
 # only parses options and prints what the steps report. The pieces live beside it: loading.py
-# (ratings into arrays), validation.py (held-out split, metrics, quality gate), kernel.py (the
-# training itself) and activation.py (the retrain lock, activation, pruning).
+# (ratings into arrays), validation.py (held-out split, metrics, quality gate), blend.py (the
+# training itself and the choice of blend on the validation split) and activation.py (the retrain lock, activation, pruning).
 #
 # Safety, in order:
 # * One retrain at a time (activation.RetrainLock). A second retrain gives up at once.
@@ -28,7 +28,7 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from . import dismissals, kernel
+from . import blend, dismissals
 from .activation import RetrainError, RetrainLock, make_active, prune_artifacts
 from .artifacts import StoredModel, pack
 from .factor_model import TrainParams
@@ -165,12 +165,15 @@ class Retrain:
             self.report(_epoch_line(report, self.params.epochs))
             self._save(epochs=epochs, heartbeat=timezone.now())
 
-        model, _ = kernel.train(
-            train_csr, self.params, validation=validation_csr, on_epoch=on_epoch, early_stopping=self.early_stopping
+        fitted = blend.fit(
+            train_csr, validation_csr, self.params, on_epoch=on_epoch, early_stopping=self.early_stopping,
+            report=self.report,
         )
+        model, item_item = fitted.model, fitted.item_item
         if not model.all_finite():
             raise RetrainError(self._diverged("a factor of the trained model"))
-        metrics = validation_metrics(model, train_csr, validation_csr, seed=self.params.seed)
+        self._save(settings_choice=fitted.choice)
+        metrics = validation_metrics(model, train_csr, validation_csr, seed=self.params.seed, item_item=item_item)
         metrics["epochs_run"] = len(epochs)
         train_seconds = time.perf_counter() - started
         self.report(f"Trained in {train_seconds:.1f} s: {_metrics_text(metrics)}.")
@@ -189,8 +192,13 @@ class Retrain:
         # serving reuses a stored vector only while the reader's ratings and dismissals both match these counts.
         counts = np.bincount(data.user_idx, minlength=n_users).astype(np.int32)
         counts += dismissals.apply_to_trained(model, data, load_dismissals(data))
-        blob = pack(StoredModel(model=model, rater_ids=data.rater_ids, book_ids=data.book_ids, rater_rating_counts=counts))
-        del data, model
+        blob = pack(
+            StoredModel(
+                model=model, rater_ids=data.rater_ids, book_ids=data.book_ids, rater_rating_counts=counts,
+                item_item=item_item,
+            )
+        )
+        del data, model, item_item
         run = self.run_row
         with transaction.atomic():
             ModelArtifact.objects.create(run=run, data=blob, size_bytes=len(blob))

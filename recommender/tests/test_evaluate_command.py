@@ -10,7 +10,10 @@ from django.core.management import CommandError, call_command
 from accounts.models import Rating
 from recommender.models import ModelRun
 
-KEYS = {"rmse", "mae", "precision_at_10", "recall_at_10", "ndcg_at_10", "fit_seconds", "n_train", "n_test", "eval_users"}
+KEYS = {
+    "rmse", "mae", "precision_at_10", "recall_at_10", "ndcg_at_10", "fit_seconds", "n_train", "n_test", "eval_users",
+    "top10_mean_popularity", "catalog_coverage", "settings_choice",
+}
 
 
 @pytest.fixture
@@ -78,3 +81,39 @@ def test_missing_file_and_bad_options_are_clear(split):
         evaluate("--train", split / "nope.csv", "--test", split / "test.csv")
     with pytest.raises(CommandError, match="--factors must be a whole number from 1"):
         evaluate("--train", split / "train.csv", "--test", split / "test.csv", "--factors", "0")
+
+
+def test_half_stars_are_evaluated_and_count_as_liked_from_four(tmp_path, db):
+    """MovieLens-style half stars: 4.5 is liked (relevant), 3.5 is not, and RMSE is against the half stars."""
+    rng = random.Random(3)
+    train, test = ["user_id,book_id,rating"], ["user_id,book_id,rating"]
+    for user in range(60):
+        liked = list(range(15)) if user < 30 else list(range(15, 30))
+        for n, book in enumerate(rng.sample(liked, 11)):
+            (test if n < 2 else train).append(f"{user},{book},{rng.choice([4.5, 5, 4])}")
+        other = list(range(15, 30)) if user < 30 else list(range(15))
+        for book in rng.sample(other, 2):
+            train.append(f"{user},{book},{rng.choice([1.5, 2.5, 3.5])}")
+        test.append(f"{user},{rng.choice(other)},3.5")  # held out but not liked: never relevant
+    (tmp_path / "train.csv").write_text("\n".join(train) + "\n")
+    (tmp_path / "test.csv").write_text("\n".join(test) + "\n")
+    result = json.loads(evaluate("--train", tmp_path / "train.csv", "--test", tmp_path / "test.csv", "--factors", "4",
+                                 "--epochs", "5", "--json"))
+    assert result["eval_users"] == 60 and result["n_test"] == 180
+    assert result["recall_at_10"] > 0.5
+    assert 0 < result["rmse"] < 1.5
+    assert result["settings_choice"]["chosen"] is not None
+
+
+def test_a_rating_between_half_stars_is_refused_with_its_line(tmp_path, split):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user_id,book_id,rating\n1,2,4.5\n1,3,3.75\n")
+    with pytest.raises(CommandError, match=r"line 3: rating '3.75' is not a whole or half star"):
+        evaluate("--train", bad, "--test", split / "test.csv")
+
+
+def test_resplit_moves_ratings_between_the_files_but_keeps_them_all(split):
+    first = json.loads(evaluate("--train", split / "train.csv", "--test", split / "test.csv", "--model", "popularity",
+                                "--json", "--resplit", "1"))
+    assert first["n_train"] + first["n_test"] == 660
+    assert first["n_test"] == 60 * round(11 * 0.2)

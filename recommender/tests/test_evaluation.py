@@ -116,6 +116,9 @@ def test_read_ratings_csv_ok(tmp_path):
         ("user_id,book_id,rating\n1,2,3\n1,3,6\n", "line 3: rating '6' outside 1..5"),
         ("user_id,book_id,rating\n1,2,0\n", "line 2: rating '0' outside 1..5"),
         ("user_id,book_id,rating\n1,2\n", "line 2: expected 3 columns"),
+        ("user_id,book_id,rating\n1,2,3.5\n1,3,3.7\n", "line 3: rating '3.7' is not a whole or half star"),
+        ("user_id,book_id,rating\n1,2,4.25\n", "line 2: rating '4.25' is not a whole or half star"),
+        ("user_id,book_id,rating\n1,2,0.5\n", "line 2: rating '0.5' outside 1..5"),
     ],
 )
 def test_read_ratings_csv_rejects_bad_rows_with_file_and_line(tmp_path, text, message):

@@ -3,6 +3,7 @@
 import io
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -218,8 +219,22 @@ def test_second_retrain_exits_at_once_while_another_session_holds_the_advisory_l
         assert not ModelRun.objects.exists()
     finally:
         other.close()  # closing the session releases its lock, as a killed retrain's would
+    wait_for_advisory_lock_release()
     retrain()
     assert ModelRun.objects.get().is_active
+
+
+def wait_for_advisory_lock_release(seconds=10):
+    """The server ends a closed session's backend, and frees its locks, a moment after the client closes it."""
+    deadline = time.monotonic() + seconds
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+            if cursor.fetchone()[0]:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
+                return
+            assert time.monotonic() < deadline, "the closed session still holds the advisory lock"
+            time.sleep(0.05)
 
 
 def test_old_runs_arrays_are_pruned_but_recent_ones_kept_for_rollback(taste_catalog):

@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from recommender.evaluation import evaluate, read_ratings_csv
+from recommender.evaluation import MODELS, evaluate, read_ratings_csv, resplit
 from recommender.management.training_options import add_training_arguments, train_params
 
 
@@ -14,7 +14,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--train", required=True, metavar="TRAIN.csv", help="Training ratings.")
         parser.add_argument("--test", required=True, metavar="TEST.csv", help="Test ratings.")
-        parser.add_argument("--model", choices=["mf", "popularity"], default="mf", help="What to evaluate (default mf).")
+        parser.add_argument(
+            "--model",
+            choices=MODELS,
+            default="served",
+            help="served: what retrain trains and For you serves (default); mf: its factor model alone; "
+            "popularity: train rating counts.",
+        )
+        parser.add_argument(
+            "--resplit",
+            type=int,
+            metavar="SEED",
+            help="Pool TRAIN and TEST and split them again at random with this seed (20%% of each reader with "
+            "5 or more ratings to test), to check that a result is not an artefact of one split.",
+        )
         parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a table.")
         add_training_arguments(parser)
 
@@ -22,6 +35,10 @@ class Command(BaseCommand):
         params = train_params(options)
         train_triples = self.read(options["train"])
         test_triples = self.read(options["test"])
+        if options["resplit"] is not None:
+            if options["resplit"] < 0:
+                raise CommandError("--resplit must be a whole number 0 or more.")
+            train_triples, test_triples = resplit(train_triples, test_triples, options["resplit"])
         if len(train_triples[0]) == 0:
             raise CommandError(f"{options['train']}: no ratings to train on.")
         if not options["json"]:
@@ -33,9 +50,16 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
+        choice = result.pop("settings_choice") or {}
         for key, value in result.items():
             shown = "—" if value is None else f"{value:.4f}" if isinstance(value, float) else f"{value:,}"
             self.stdout.write(f"{key:>16}  {shown}")
+        chosen = choice.get("chosen")
+        if chosen:
+            self.stdout.write(
+                f"{'blend':>16}  liked weight {chosen['liked_weight']:g}, factor weight {chosen['mf_weight']:g} "
+                f"(chosen on a validation split of TRAIN)"
+            )
 
     def read(self, path):
         try:
@@ -48,3 +72,4 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: not UTF-8 text.") from None
         except (OSError, ValueError) as exc:
             raise CommandError(str(exc).splitlines()[0]) from None
+
