@@ -41,6 +41,7 @@ def recommendations_for(user, limit=12, offset=0):
     return describe_ranking(ranking, page_ids) if ranking is not None else describe_popular(popular, page_ids)
 
 
+
 def reader_books(user, ratings):
     """The reader's rated, shelved and dismissed books (one query beyond their ratings)."""
     if not user.is_authenticated:
@@ -58,9 +59,14 @@ def for_you_picks(user, ratings, reader, depth, page_size):
     first volumes and omnibuses pruned (recommender/series.py), arranged so that each page of
     ``page_size`` holds at most two volumes of a series.
     """
-    # Deeper than shown: shelved books leave the list, and a series may give several places to one first volume.
-    deeper = depth + len(reader.shelved) + depth // 2
-    ranking = serving.personal_ranking(user, deeper, ratings=ratings) if user.is_authenticated else None
+    # The ranking leaves the reader's own books out itself; deeper than shown because a series may give
+    # several places to one first volume.
+    deeper = depth + depth // 2
+    ranking = (
+        serving.personal_ranking(user, deeper, ratings=ratings, exclude_ids=reader.shelved)
+        if user.is_authenticated
+        else None
+    )
     popular = {}
     if ranking is None:
         popular = {pick.book.pk: pick for pick in popular_for_reader(ratings, limit=deeper, exclude_ids=reader.excluded)}

@@ -80,12 +80,16 @@ def _blend(mf: np.ndarray, item_scores: np.ndarray, mf_weight: float, normalized
 
 
 def reader_scores(model: FactorModel, item_item: ItemItemModel | None, state: FoldedUser,
-                  item_idx: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Served score of every book for one reader (trained or folded in) with these rated books and stars."""
+                  item_idx: np.ndarray, values: np.ndarray, dismissed_idx=()) -> np.ndarray:
+    """Served score of every book for one reader (trained or folded in) with these rated books and stars.
+
+    ``dismissed_idx``: books the reader marked "Not interested" and did not rate; they count against
+    the books like them in the item-item half (the factor half has them in ``state``, dismissals.py).
+    """
     mf = rank_scores(model, state)
     if item_item is None:
         return mf
-    return _blend(mf, itemitem.reader_scores(item_item, item_idx, values), item_item.mf_weight)
+    return _blend(mf, itemitem.reader_scores(item_item, item_idx, values, dismissed_idx), item_item.mf_weight)
 
 
 def explain_picks(model: FactorModel, item_item: ItemItemModel | None, item_idx: np.ndarray, values: np.ndarray,
@@ -204,9 +208,9 @@ def _setting_dict(item_item: ItemItemModel) -> dict:
 
 
 def recommend(model: FactorModel, item_item: ItemItemModel | None, state: FoldedUser, item_idx, values,
-              n: int, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+              n: int, exclude: np.ndarray | None = None, dismissed_idx=()) -> tuple[np.ndarray, np.ndarray]:
     """Top-n books and their served scores for one reader, never one in ``exclude``."""
-    scores = reader_scores(model, item_item, state, item_idx, values)
+    scores = reader_scores(model, item_item, state, item_idx, values, dismissed_idx)
     if exclude is not None and len(exclude):
         scores[np.asarray(exclude, dtype=np.int64)] = -np.inf
     top = top_n(scores, n)

@@ -192,12 +192,19 @@ def scores(model: ItemItemModel, ratings: sp.csr_matrix, liked_weight: float | N
     return np.asarray((W @ model.matrix).toarray(), dtype=np.float32)
 
 
-def reader_scores(model: ItemItemModel, item_idx: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Item-item scores of every book for one reader, from (book index, stars) of their ratings."""
+def reader_scores(model: ItemItemModel, item_idx: np.ndarray, values: np.ndarray, dismissed_idx=()) -> np.ndarray:
+    """Item-item scores of every book for one reader, from (book index, stars) of their ratings.
+
+    A dismissed book ("Not interested", books the reader has not rated) enters with the weight
+    -liked_weight: it counts against the books like it as much as a liked book counts for them.
+    """
     item_idx = np.asarray(item_idx, dtype=np.int64)
-    row = sp.csr_matrix(
-        (reader_weights(values, model.liked_weight), (np.zeros(len(item_idx), np.int64), item_idx)), shape=(1, model.n_items)
+    dismissed_idx = np.asarray(dismissed_idx, dtype=np.int64)
+    weights = np.concatenate(
+        [reader_weights(values, model.liked_weight), np.full(len(dismissed_idx), -model.liked_weight, np.float32)]
     )
+    columns = np.concatenate([item_idx, dismissed_idx])
+    row = sp.csr_matrix((weights, (np.zeros(len(columns), np.int64), columns)), shape=(1, model.n_items))
     return np.asarray((row @ model.matrix).toarray()[0], dtype=np.float32)
 
 

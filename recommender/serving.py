@@ -249,10 +249,11 @@ class PersonalRanking:
         return reasons
 
 
-def personal_ranking(user, limit, ratings=None) -> PersonalRanking | None:
+def personal_ranking(user, limit, ratings=None, exclude_ids=()) -> PersonalRanking | None:
     """The reader's top `limit` books by the model, or None when the model cannot rank for them.
 
-    Rated and hidden books are left out; books deleted since training drop out when fetched.
+    Rated, dismissed, hidden books and ``exclude_ids`` (e.g. the reader's shelves) are left out; books
+    deleted since training drop out when fetched.
     """
     loaded = active_model()
     if loaded is None:
@@ -263,8 +264,10 @@ def personal_ranking(user, limit, ratings=None) -> PersonalRanking | None:
         return None
     rated, known = loaded.book_indices(ratings.book_ids)
     dismissed, dismissed_known = loaded.book_indices(ratings.dismissed_ids)
+    negatives, negative_known = loaded.book_indices(ratings.negatives())
+    excluded, excluded_known = loaded.book_indices(sorted(exclude_ids))
     # The served score: the factor part from the reader's vector, the item-item part straight from
-    # their ratings (so a new reader's picks follow their first few ratings at once).
+    # their ratings and dismissals (so a new reader's picks follow their first few ratings at once).
     top, _ = blend.recommend(
         loaded.model,
         loaded.item_item,
@@ -272,7 +275,8 @@ def personal_ranking(user, limit, ratings=None) -> PersonalRanking | None:
         rated[known],
         ratings.values[known],
         n=limit,
-        exclude=np.concatenate([rated[known], dismissed[dismissed_known], hidden_indices(loaded)]),
+        exclude=np.concatenate([rated[known], dismissed[dismissed_known], excluded[excluded_known], hidden_indices(loaded)]),
+        dismissed_idx=negatives[negative_known],
     )
     ids = [int(book_id) for book_id in loaded.book_ids[top]]
     return PersonalRanking(book_ids=ids, loaded=loaded, state=state, ratings=ratings)

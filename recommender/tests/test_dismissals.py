@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from accounts.models import Dismissal, ShelfEntry
 from accounts.ratings import set_rating
-from recommender import dismissals, factor_model, serving
+from recommender import blend, dismissals, serving
 
 from .conftest import FAST_TRAINING
 
@@ -85,11 +85,18 @@ def test_want_to_read_books_leave_the_picks_for_their_own_row(reader_client, rea
 
 
 def scores_for(reader):
+    """The served (blended) score of every book for the reader, as For you ranks them."""
     ranking = serving.personal_ranking(reader, 1)
-    return factor_model.rank_scores(ranking.loaded.model, ranking.state), ranking.loaded
+    loaded, ratings = ranking.loaded, ranking.ratings
+    rated, known = loaded.book_indices(ratings.book_ids)
+    negatives, negative_known = loaded.book_indices(ratings.negatives())
+    scores = blend.reader_scores(
+        loaded.model, loaded.item_item, ranking.state, rated[known], ratings.values[known], negatives[negative_known]
+    )
+    return scores, loaded
 
 
-def test_dismissals_lower_the_scores_of_similar_books_in_fold_in(reader, trained):
+def test_dismissals_lower_the_served_scores_of_similar_books(reader, trained):
     for book in trained.fantasy[:5]:
         set_rating(reader, book, 5)
     before, loaded = scores_for(reader)
