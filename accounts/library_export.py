@@ -71,6 +71,7 @@ def library_rows(user):
         .values(
             "id", "book_id", "shelf", "added", "date_read", "read_count", "book__title", "book__goodreads_book_id",
             "book__isbn10", "book__isbn13", "book__average_rating", "book__ratings_count", "book__publication_year",
+            "book__pages",
         )
     )
     authors = defaultdict(list)
@@ -114,7 +115,7 @@ def library_rows(user):
             "Average Rating": f"{entry['book__average_rating']:.2f}" if entry["book__ratings_count"] else "",
             "Publisher": "",
             "Binding": "",
-            "Number of Pages": pages or "",
+            "Number of Pages": pages or entry["book__pages"] or "",  # the reader's edition, else the catalog's
             "Year Published": entry["book__publication_year"] or "",
             "Original Publication Year": entry["book__publication_year"] or "",
             "Date Read": _goodreads_date(entry["date_read"]),

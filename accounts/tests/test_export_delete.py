@@ -62,6 +62,12 @@ def test_export_csv(reader_client, library):
     assert (anna["Book Id"], anna["ISBN13"]) == ("123", '="9780000000017"')
 
 
+def test_export_csv_gives_the_catalog_page_count_when_no_import_did(reader_client, library):
+    Book.objects.filter(pk=library[1].pk).update(pages=324)
+    rows = list(csv.DictReader(io.StringIO(reader_client.get(reverse("accounts:export_csv")).content.decode())))
+    pages = {r["Title"]: r["Number of Pages"] for r in rows}
+    assert pages == {"Anna Karenina": "", "Beloved": "324", "Catch-22": ""}
+
 def test_export_has_only_my_data(client, other_reader, library):
     client.force_login(other_reader)
     data = client.get(reverse("accounts:export_json")).json()
