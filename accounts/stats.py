@@ -18,7 +18,7 @@ TOP_AUTHORS = 10
 @dataclass
 class ReadBook:
     book_id: int
-    read_on: datetime.date
+    read_on: datetime.date | None  # the finish date, if the reader gave one
     stars: int | None
     pages: int | None
 
@@ -32,26 +32,31 @@ def read_entries(user):
 
 
 def books_read(user):
-    """Every book the reader has read, with the day they finished it and its pages.
+    """Every book the reader has read, with the day they finished it (if they said) and its pages.
 
-    The day is the finish date on the Read shelf (the Goodreads import brings Date Read there), else the day
-    the book went on the shelf. Pages are the catalog's, else the reader's edition's from their Goodreads export.
+    The day is the finish date on the Read shelf (the Goodreads import brings Date Read there, the reader can set it
+    on My books). A book without one has no day: rating a book puts it on Read, and a reader who rates a book says
+    they read it at some time, not that they read it today, so the day it was shelved would say nothing. Pages are
+    the catalog's, else the reader's edition's from their Goodreads export.
     """
     stars = dict(Rating.objects.filter(rater__user=user).values_list("book_id", "value"))
     edition_pages = dict(
         ImportedBook.objects.filter(user=user, pages__isnull=False).values_list("book_id", "pages")
     )
-    rows = read_entries(user).values_list("book_id", "date_read", "added", "book__pages")
+    rows = read_entries(user).values_list("book_id", "date_read", "book__pages")
     return [
-        ReadBook(book_id, date_read or timezone.localdate(added), stars.get(book_id), pages or edition_pages.get(book_id))
-        for book_id, date_read, added, pages in rows
+        ReadBook(book_id, date_read, stars.get(book_id), pages or edition_pages.get(book_id))
+        for book_id, date_read, pages in rows
     ]
 
 
 @dataclass
 class ReadingStats:
     total: int
-    years: list  # [(year, books, pages)], oldest first, every year from the first read to this one
+    # Years, months and the goal count the books with a finish date, as Goodreads does; `undated` says how many
+    # read books have none. Genres, stars, authors and pages_known count every book read.
+    undated: int
+    years: list  # [(year, books, pages)], oldest first, every year from the first dated read to this one
     months: list  # [(month name, books, pages)] of `month_year`
     month_year: int
     genres: list  # [(genre, books, percent of books read)], most read first
@@ -69,17 +74,18 @@ def reading_stats(user, month_year=None):
     read = books_read(user)
     book_ids = read_entries(user).values("book_id")  # a subquery: a long library is no long IN list
 
+    dated = [entry for entry in read if entry.read_on is not None]
     years = []
-    if read:
+    if dated:
         per_year = defaultdict(lambda: [0, 0])
-        for entry in read:
+        for entry in dated:
             per_year[entry.read_on.year][0] += 1
             per_year[entry.read_on.year][1] += entry.pages or 0
         for year in range(min(per_year), max(max(per_year), today.year) + 1):
             years.append((year, *per_year.get(year, (0, 0))))
 
     per_month = [[0, 0] for _ in MONTHS]
-    for entry in read:
+    for entry in dated:
         if entry.read_on.year == month_year:
             per_month[entry.read_on.month - 1][0] += 1
             per_month[entry.read_on.month - 1][1] += entry.pages or 0
@@ -103,6 +109,7 @@ def reading_stats(user, month_year=None):
 
     return ReadingStats(
         total=len(read),
+        undated=len(read) - len(dated),
         years=years,
         months=months,
         month_year=month_year,

@@ -3,7 +3,7 @@
 from collections import Counter
 from dataclasses import dataclass
 
-from accounts.models import Shelf, ShelfEntry
+from accounts.models import Rating, Shelf, ShelfEntry
 from catalog.models import Book, Genre
 
 from . import serving
@@ -43,12 +43,17 @@ def recommendations_for(user, limit=12, offset=0):
 
 
 def reader_books(user, ratings):
-    """The reader's rated, shelved and dismissed books (one query beyond their ratings)."""
+    """The reader's rated, shelved (and of those read) and dismissed books (one query beyond their ratings)."""
     if not user.is_authenticated:
         return ReaderBooks()
-    shelved = set(ShelfEntry.objects.filter(user=user).values_list("book_id", flat=True))
+    shelves = dict(ShelfEntry.objects.filter(user=user).values_list("book_id", "shelf"))
     rated = {int(book_id): float(value) for book_id, value in zip(ratings.book_ids, ratings.values, strict=True)}
-    return ReaderBooks(rated=rated, shelved=shelved, dismissed={int(book_id) for book_id in ratings.dismissed_ids})
+    return ReaderBooks(
+        rated=rated,
+        shelved=set(shelves),
+        dismissed={int(book_id) for book_id in ratings.dismissed_ids},
+        read={book_id for book_id, shelf in shelves.items() if shelf == Shelf.READ},
+    )
 
 
 def for_you_picks(user, ratings, reader, depth, page_size):
@@ -98,8 +103,14 @@ def continue_your_series(reader, limit=12, known=None):
 
 
 def want_to_read(user, limit=12):
-    """The reader's want-to-read shelf, newest first: kept out of For you's picks and shown as its own row."""
-    ids = list(ShelfEntry.objects.filter(user=user, shelf=Shelf.TO_READ).order_by("-added", "-id").values_list("book_id", flat=True)[:limit])
+    """The reader's want-to-read shelf, newest first: kept out of For you's picks and shown as its own row.
+
+    A book the reader rated is left out: they have read it, though a Goodreads import can leave it on to-read.
+    """
+    entries = ShelfEntry.objects.filter(user=user, shelf=Shelf.TO_READ).exclude(
+        book__in=Rating.objects.filter(rater__user=user).values("book")
+    )
+    ids = list(entries.order_by("-added", "-id").values_list("book_id", flat=True)[:limit])
     return [Recommendation(book, "On your want-to-read shelf") for book in _books_in_order(ids)]
 
 

@@ -2,9 +2,10 @@
 
 # Applied after the model has ranked (whatever the model is): the ranking says which books suit the
 # reader, these rules say in which order a reader can pick a series up.
-#  * A later volume of a series the reader has not started (no earlier volume rated or on the
-#    want-to-read shelf) is replaced by that series' first volume, once, at the place of the
-#    best-ranked such volume. A series whose first volume the reader dismissed is left out.
+#  * A later volume of a series the reader has not started (no earlier volume rated or on any of
+#    their shelves: read, currently reading, or want to read, which says they mean to start it) is
+#    replaced by that series' first volume, once, at the place of the best-ranked such volume. A
+#    series whose first volume the reader dismissed is left out.
 #  * An omnibus edition (position "1-3", "Boxed Set", "Complete", ...) is left out for a reader
 #    who rated a volume it binds.
 #  * A page holds at most MAX_PER_SERIES volumes of one series; the others move to later pages.
@@ -20,11 +21,18 @@ MAX_PER_SERIES = 2
 
 @dataclass
 class ReaderBooks:
-    """The reader's own books, as the rules need them: rated (with stars), shelved and dismissed ids."""
+    """The reader's own books, as the rules need them: rated (with stars), shelved (any shelf), read (on the Read
+    shelf, rated or not) and dismissed ids."""
 
     rated: dict = field(default_factory=dict)  # book id -> stars
     shelved: set = field(default_factory=set)
     dismissed: set = field(default_factory=set)
+    read: set = field(default_factory=set)
+
+    @property
+    def finished(self):
+        """Books the reader has read: on Read, or rated (a Goodreads import can leave a rated book elsewhere)."""
+        return set(self.rated) | self.read
 
     @property
     def started(self):
@@ -122,6 +130,10 @@ def prefer_single_volumes(ranking, behind, liked_books):
 def continue_series(reader: ReaderBooks, limit=12, known=None):
     """The next unread volume of each series the reader rated a volume of 4 stars or more, best-loved series first.
 
+    The reader has read a volume they rated or put on Read (unrated); the next volume is the first one after the
+    furthest volume read that they have not read. When that volume is on want-to-read or currently-reading the
+    series is left out: it is planned already, and the want-to-read row shows it (no card twice on a page).
+
     ``known``: the volumes series_aware returned for this reader (then no query is made), else looked up.
     """
     liked = [book_id for book_id, stars in reader.rated.items() if stars >= 4]
@@ -139,10 +151,12 @@ def continue_series(reader: ReaderBooks, limit=12, known=None):
     love = {}
     for book_id, volume in volumes.items():
         love[volume.series] = max(love.get(volume.series, 0), reader.rated[book_id])
+    finished = reader.finished
+    planned = reader.shelved - finished  # want to read or currently reading
     picks = []
     for name in sorted(by_series, key=lambda name: (-love[name], name)):
         series = by_series[name]
-        read_up_to = max((other.span[1] for other in series if other.pk in reader.rated and other.span), default=None)
+        read_up_to = max((other.span[1] for other in series if other.pk in finished and other.span), default=None)
         if read_up_to is None:
             continue
         following = [
@@ -150,9 +164,9 @@ def continue_series(reader: ReaderBooks, limit=12, known=None):
             for other in series
             if other.span is not None and other.start > read_up_to and not other.is_omnibus and not other.hidden
         ]
-        upcoming = next((other for other in following if other.pk not in reader.rated), None)
-        # Already planned (shelved) or refused (dismissed): that series has nothing to offer here.
-        if upcoming is not None and upcoming.pk not in reader.shelved and upcoming.pk not in reader.dismissed:
+        upcoming = next((other for other in following if other.pk not in finished), None)
+        # Already planned (on another shelf) or refused (dismissed): that series has nothing to offer here.
+        if upcoming is not None and upcoming.pk not in planned and upcoming.pk not in reader.dismissed:
             picks.append(upcoming.pk)
         if len(picks) >= limit:
             break

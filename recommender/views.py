@@ -29,18 +29,21 @@ def for_you(request):
     page_ids = list(page.object_list)
     picks = api.describe_ranking(ranking, page_ids) if ranking is not None else api.describe_popular(popular, page_ids)
     first_page = page.number == 1
+    # The rows above the picks, on the first page only.
+    continue_series = api.continue_your_series(reader, limit=ROW_CARDS, known=volumes) if first_page else []
+    want_to_read = api.want_to_read(request.user, limit=ROW_CARDS) if first_page and reader.shelved else []
+    shown = [pick.book for pick in [*picks, *continue_series, *want_to_read]]
     return render(
         request,
         "recommender/for_you.html",
         {
             "picks": [(pick, card_label(pick)) for pick in picks],
-            "book_states": reader_book_state(request.user, [pick.book for pick in picks]),
+            "book_states": reader_book_state(request.user, shown),  # every card's rate control, in one call
             "page_obj": page,
             "personal": ranking is not None,
             "rated_count": len(ratings),
-            # The rows above the picks, on the first page only.
-            "continue_series": api.continue_your_series(reader, limit=ROW_CARDS, known=volumes) if first_page else [],
-            "want_to_read": api.want_to_read(request.user, limit=ROW_CARDS) if first_page and reader.shelved else [],
+            "continue_series": continue_series,
+            "want_to_read": want_to_read,
         },
     )
 

@@ -1,9 +1,11 @@
-# Want to read becomes one of three exclusive shelves. Every existing entry stays on want-to-read; every book a
-# site reader has rated goes on Read (added when it was first rated), since rating a book now puts it there.
+# Want to read becomes one of three exclusive shelves. Every book a site reader has rated goes on Read, since rating a
+# book now puts it there: added when it was first rated, or moved from want-to-read (keeping the day it was shelved),
+# as accounts.ratings.put_rated_on_read does. Every other existing entry stays on want-to-read.
 # ImportedBook remembers field by field what the Goodreads import set: its `shelved` flag becomes `shelf`.
 
 import django.utils.timezone
 from django.db import migrations, models
+from django.db.models import Exists, OuterRef
 
 BATCH = 2000
 
@@ -23,9 +25,11 @@ def forwards(apps, schema_editor):
     for user_id, book_id, created in ratings.iterator(chunk_size=BATCH):
         batch.append(ShelfEntry(user_id=user_id, book_id=book_id, shelf="read", added=created, read_count=1))
         if len(batch) >= BATCH:
-            ShelfEntry.objects.bulk_create(batch, ignore_conflicts=True)  # a rated book already on to-read stays there
+            ShelfEntry.objects.bulk_create(batch, ignore_conflicts=True)  # a book already shelved is moved below
             batch = []
     ShelfEntry.objects.bulk_create(batch, ignore_conflicts=True)
+    rated = Rating.objects.filter(rater__user=OuterRef("user"), book=OuterRef("book"))
+    ShelfEntry.objects.filter(Exists(rated), shelf="to-read").update(shelf="read", read_count=1)
 
 
 def backwards(apps, schema_editor):

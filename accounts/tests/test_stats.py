@@ -98,11 +98,30 @@ def test_bad_year_gets_a_message_and_this_year(reader_client, library, year):
     assert f"Books and pages read per month in {library['this_year']}" in html
 
 
-def test_rating_day_is_the_read_date_without_an_import(reader_client, reader, book, rate):
+def test_a_rated_book_without_a_finish_date_counts_in_no_year_month_or_goal(reader_client, reader, library, rate):
+    this_year = library["this_year"]
+    ReadingGoal.objects.create(user=reader, year=this_year, books=4)
+    undated = make_book("Undated", "J.R.R. Tolkien", genre=Genre.objects.get(slug="fantasy"))
+    rate(reader, undated, 2)  # on Read, no finish date: read at some time, not today
+    html = reader_client.get(STATS).content.decode()
+    assert table(html, "Books and pages read per year")[-1] == [str(this_year), "2", "420"]
+    assert table(html, f"Books and pages read per month in {this_year}")[0] == ["Jan", "2", "420"]
+    assert "<strong>2 of 4</strong> books read (50%)" in html
+    assert "1 book read without a date — " in html
+    assert f'<a href="{reverse("accounts:my_books")}?shelf=read">add dates on My books</a>' in html
+    # Genre share, stars and authors still count every book read.
+    assert ["Fantasy", "3", "75%"] in table(html, "Books read per genre")
+    assert ["2 stars", "1"] in table(html, "Your ratings by number of stars")
+    assert table(html, "Authors you have read most")[0] == ["J.R.R. Tolkien", "3"]
+
+
+def test_only_undated_reads_give_no_years(reader_client, reader, book, rate):
     rate(reader, book, 3)
     html = reader_client.get(STATS).content.decode()
-    this_year = timezone.localdate().year
-    assert table(html, "Books read per year") == [[str(this_year), "1"]]  # no pages column: none known
+    assert "1 book read. " in html
+    assert table(html, "Books read per year") == []  # no pages column: none known
+    assert "No finish dates yet." in html
+    assert "1 book read without a date" in html
     assert "pages are not counted" in html
 
 

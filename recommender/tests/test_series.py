@@ -3,13 +3,16 @@
 
 import io
 import random
+import re
+from collections import Counter
 
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from accounts.models import Dismissal, Rater, Rating, ShelfEntry
+from accounts.models import Dismissal, Rater, Rating, Shelf, ShelfEntry
 from accounts.ratings import refresh_rating_summaries, set_rating
+from accounts.shelves import move_to_shelf
 from catalog.models import Book, Genre
 from recommender import api, serving
 from recommender.series import ReaderBooks, paged, series_aware
@@ -160,6 +163,52 @@ def test_continue_your_series_offers_the_next_unread_volume_of_series_rated_4_or
     assert "Continue your series" in page and page.index("Continue your series") < page.index("Picked for you")
     # The row's cards can be dismissed like any recommendation.
     assert page.count('class="dismiss-form"') == len(row) + len(response.context["picks"])
+
+
+def test_continue_your_series_counts_volumes_read_unrated_and_leaves_planned_ones_to_the_shelf_row(
+    reader_client, reader, series_catalog
+):
+    volumes = series_catalog["volumes"]
+    alpha, gamma, delta = volumes["Alpha Saga"], volumes["Gamma Chronicles"], volumes["Delta Songs"]
+    rate_all(reader, series_catalog["standalone"][:3], 4)
+    set_rating(reader, alpha[0], 5)
+    move_to_shelf(reader, alpha[1], Shelf.READ)  # read, never rated: Alpha 3 is next
+    set_rating(reader, gamma[0], 4)
+    move_to_shelf(reader, gamma[1], Shelf.TO_READ)  # the next volume is planned: shown on the shelf row only
+    set_rating(reader, delta[0], 4)
+    move_to_shelf(reader, delta[1], Shelf.CURRENTLY_READING)  # being read: nothing to continue yet
+    response = reader_client.get(FOR_YOU)
+    assert [pick.book.pk for pick in response.context["continue_series"]] == [alpha[2].pk]
+    assert gamma[1].pk in [pick.book.pk for pick in response.context["want_to_read"]]
+    page = response.content.decode()
+    assert page.count(f'href="{gamma[1].get_absolute_url()}"') == 2  # one card: its cover and its title
+
+
+def test_every_card_of_the_rows_above_the_picks_can_be_rated_and_ids_stay_unique(reader_client, reader, series_catalog):
+    volumes, standalone = series_catalog["volumes"], series_catalog["standalone"]
+    alpha = volumes["Alpha Saga"]
+    rate_all(reader, [*alpha[:2], *standalone[:3]], 5)
+    move_to_shelf(reader, standalone[5], Shelf.TO_READ)
+    response = reader_client.get(FOR_YOU)
+    assert [pick.book.pk for pick in response.context["continue_series"]] == [alpha[2].pk]
+    assert [pick.book.pk for pick in response.context["want_to_read"]] == [standalone[5].pk]
+    page = response.content.decode()
+    for prefix, book in (("continue-", alpha[2]), ("shelf-", standalone[5])):
+        assert f'id="{prefix}book-{book.pk}"' in page
+        assert f'action="{reverse("accounts:rate", args=[book.pk])}"' in page
+        assert f'value="{FOR_YOU}#{prefix}book-{book.pk}"' in page  # without JavaScript, back to that card
+    ids = Counter(re.findall(r'\bid="([^"]+)"', page))
+    assert [name for name, count in ids.items() if count > 1] == []
+
+
+def test_want_to_read_row_leaves_out_a_rated_book_left_on_to_read(reader_client, reader, series_catalog):
+    standalone = series_catalog["standalone"]
+    rate_all(reader, standalone[:5], 4)
+    # A Goodreads import can leave a rated book on to-read.
+    ShelfEntry.objects.filter(user=reader, book=standalone[0]).update(shelf=Shelf.TO_READ)
+    move_to_shelf(reader, standalone[6], Shelf.TO_READ)
+    response = reader_client.get(FOR_YOU)
+    assert [pick.book.pk for pick in response.context["want_to_read"]] == [standalone[6].pk]
 
 
 def test_because_you_liked_names_a_single_volume_rather_than_a_boxed_set(reader, series_catalog):
