@@ -58,9 +58,17 @@ class UserAdmin(BaseUserAdmin):
     readonly_fields = ["digest_last_sent"]
 
 
+class ReaderEmailColumn:
+    """Lists of a reader's rows name the reader by email: display names are the reader's choice, and not unique."""
+
+    @admin.display(description="reader", ordering="user__email")
+    def reader_email(self, obj):
+        return obj.user.email
+
+
 @admin.register(ShelfEntry)
-class ShelfEntryAdmin(admin.ModelAdmin):
-    list_display = ["user", "book", "shelf", "added", "date_read", "read_count"]
+class ShelfEntryAdmin(ReaderEmailColumn, admin.ModelAdmin):
+    list_display = ["reader_email", "book", "shelf", "added", "date_read", "read_count"]
     list_filter = ["shelf"]
     list_select_related = ["user", "book"]
     raw_id_fields = ["user", "book"]
@@ -68,8 +76,8 @@ class ShelfEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Dismissal)
-class DismissalAdmin(admin.ModelAdmin):
-    list_display = ["user", "book", "created"]
+class DismissalAdmin(ReaderEmailColumn, admin.ModelAdmin):
+    list_display = ["reader_email", "book", "created"]
     list_select_related = ["user", "book"]
     raw_id_fields = ["user", "book"]
     search_fields = ["user__email", "book__title"]
@@ -197,8 +205,8 @@ class RaterAdmin(admin.ModelAdmin):
         return rater_name(rater)
 
 @admin.register(Review)
-class ReviewAdmin(admin.ModelAdmin):
-    list_display = ["book", "user", "excerpt", "hidden", "created"]
+class ReviewAdmin(ReaderEmailColumn, admin.ModelAdmin):
+    list_display = ["book", "reader_email", "excerpt", "hidden", "created"]
     list_filter = ["hidden"]
     list_select_related = ["book", "user"]
     raw_id_fields = ["user", "book"]

@@ -2,6 +2,7 @@
 the parameters of rate, shelf and My books."""
 
 from django import forms
+from django.utils import timezone
 
 from .models import ReadingGoal, Review, Shelf, User
 
@@ -129,6 +130,10 @@ class RateForm(forms.Form):
         return data
 
 
+# The earliest finish date a reader may give (Goodreads imports keep theirs, checked by the importer).
+FIRST_READ_YEAR = 1900
+
+
 class ShelfForm(forms.Form):
     """POST /books/<pk>/shelf/: shelf=to-read / currently-reading / read / none (off every shelf).
 
@@ -170,6 +175,17 @@ class ShelfForm(forms.Form):
             elif len(data.get("shelf", "")) > 40:
                 data["shelf"] = data["shelf"][:40] + "…"  # the error message repeats it
         super().__init__(data, *args, **kwargs)
+
+    def clean_date_read(self):
+        """A finish date between FIRST_READ_YEAR and today: a year 1 or 9999 is a typo, and stats chart every year."""
+        day = self.cleaned_data.get("date_read")
+        if day is not None:
+            today = timezone.localdate()
+            if day.year < FIRST_READ_YEAR or day > today:
+                raise forms.ValidationError(
+                    f"The finish date must be between {FIRST_READ_YEAR} and today ({today:%Y-%m-%d})."
+                )
+        return day
 
     def details(self):
         """The dates the request set: only the fields it sent."""

@@ -295,4 +295,4 @@ class Dismissal(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.user} is not interested in {self.book_id}"
+        return f"{self.user} is not interested in {self.book}"

@@ -3,7 +3,7 @@
 from collections import Counter
 from dataclasses import dataclass
 
-from accounts.models import Rating, Shelf, ShelfEntry
+from accounts.models import Dismissal, Rating, Shelf, ShelfEntry
 from catalog.models import Book, Genre
 
 from . import serving
@@ -106,9 +106,12 @@ def want_to_read(user, limit=12):
     """The reader's want-to-read shelf, newest first: kept out of For you's picks and shown as its own row.
 
     A book the reader rated is left out: they have read it, though a Goodreads import can leave it on to-read.
+    So is a book they marked "Not interested" since.
     """
-    entries = ShelfEntry.objects.filter(user=user, shelf=Shelf.TO_READ).exclude(
-        book__in=Rating.objects.filter(rater__user=user).values("book")
+    entries = (
+        ShelfEntry.objects.filter(user=user, shelf=Shelf.TO_READ)
+        .exclude(book__in=Rating.objects.filter(rater__user=user).values("book"))
+        .exclude(book__in=Dismissal.objects.filter(user=user).values("book"))  # "not interested" wins everywhere
     )
     ids = list(entries.order_by("-added", "-id").values_list("book_id", flat=True)[:limit])
     return [Recommendation(book, "On your want-to-read shelf") for book in _books_in_order(ids)]

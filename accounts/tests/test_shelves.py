@@ -18,11 +18,13 @@ def test_add_and_remove(reader_client, reader, book):
     assert not ShelfEntry.objects.filter(user=reader, book=book).exists()
 
 
-def test_adding_twice_keeps_one_entry(reader_client, reader, book):
+def test_adding_twice_keeps_the_first_entry_and_its_date(reader_client, reader, book):
     url = reverse("accounts:shelf", args=[book.pk])
-    reader_client.post(url, {"action": "add"})
-    reader_client.post(url, {"action": "add"})
-    assert ShelfEntry.objects.filter(user=reader).count() == 1
+    assert reader_client.post(url, {"action": "add"}).status_code == 302
+    first = ShelfEntry.objects.get(user=reader, book=book)
+    assert reader_client.post(url, {"action": "add"}).status_code == 302
+    again = ShelfEntry.objects.get(user=reader, book=book)
+    assert (again.pk, again.shelf, again.added) == (first.pk, "to-read", first.added)
 
 
 def test_fetch_gets_json(reader_client, reader, book):
@@ -100,6 +102,18 @@ def test_a_rated_book_cannot_leave_every_shelf(reader_client, reader, book, rate
     assert shelf_of(reader, book) == "read"
 
 
+def test_a_rated_book_is_not_put_on_want_to_read(reader_client, reader, book, rate):
+    rate(reader, book, 4)
+    html = reader_client.get(book.get_absolute_url()).content.decode()
+    # The chooser offers Currently reading (a re-read) and Read; Want to read is hidden until the rating is cleared.
+    assert 'data-shelf="to-read" class="button button-small button-secondary shelf-button" aria-pressed="false" hidden>' in html
+    assert 'data-shelf="currently-reading"' in html
+    response = reader_client.post(reverse("accounts:shelf", args=[book.pk]), {"shelf": "to-read"})
+    assert response.status_code == 400
+    assert "Clear your rating first to put it on Want to read" in response.content.decode()
+    assert shelf_of(reader, book) == "read"
+
+
 def test_read_dates_accept_goodreads_slashes_and_can_be_cleared(reader_client, reader, book):
     url = reverse("accounts:shelf", args=[book.pk])
     reader_client.post(url, {"shelf": "read", "date_read": "2023/12/01", "read_count": "3"})
@@ -121,6 +135,8 @@ def test_the_shelf_chooser_keeps_the_dates_it_does_not_send(reader_client, reade
     "data, message",
     [
         ({"shelf": "read", "date_read": "2024/13/45"}, "must be a real date"),
+        ({"shelf": "read", "date_read": "0001-01-01"}, "must be between 1900 and today"),
+        ({"shelf": "read", "date_read": "2999-01-01"}, "must be between 1900 and today"),
         ({"shelf": "read", "read_count": "-1"}, "can&#x27;t be below 0"),
         ({"shelf": "read", "read_count": "x"}, "whole number"),
         ({"shelf": "did-not-finish"}, "is not a shelf"),
@@ -147,7 +163,8 @@ def test_the_book_page_shows_the_shelf_chooser(reader_client, reader, book, book
     assert "+ Want to read" in html
     rate(reader, book, 3)
     html = reader_client.get(book.get_absolute_url()).content.decode()
-    assert "+ Want to read" not in html  # a rated book is on Read; it may move to want-to-read, not be "added"
+    assert "+ Want to read" not in html  # a rated book is on Read: it was read, so it is not "to read"
+    assert 'aria-pressed="false" hidden>Want to read</button>' in html
     assert 'aria-pressed="true">✓ Read</button>' in html
     ShelfEntry.objects.create(user=reader, book=books[1], shelf="currently-reading")
     html = reader_client.get(books[1].get_absolute_url()).content.decode()

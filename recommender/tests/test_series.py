@@ -207,6 +207,8 @@ def test_want_to_read_row_leaves_out_a_rated_book_left_on_to_read(reader_client,
     # A Goodreads import can leave a rated book on to-read.
     ShelfEntry.objects.filter(user=reader, book=standalone[0]).update(shelf=Shelf.TO_READ)
     move_to_shelf(reader, standalone[6], Shelf.TO_READ)
+    move_to_shelf(reader, standalone[7], Shelf.TO_READ)
+    Dismissal.objects.create(user=reader, book=standalone[7])  # "not interested" since: it leaves the row too
     response = reader_client.get(FOR_YOU)
     assert [pick.book.pk for pick in response.context["want_to_read"]] == [standalone[6].pk]
 

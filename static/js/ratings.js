@@ -18,13 +18,15 @@
         const shelf = button.dataset.shelf;
         const label = button.textContent.replace(/^[✓+]\s*/, "");
         const current = data.shelf === shelf;
+        // A rated book has been read: it is never offered Want to read (as on the server).
+        button.hidden = shelf === "to-read" && data.rating !== null;
         button.setAttribute("aria-pressed", current ? "true" : "false");
         if (current) {
           button.value = shelf === "read" && data.rating !== null ? "read" : "none";
           button.textContent = "✓ " + label;
         } else {
           button.value = shelf;
-          button.textContent = (!data.shelf && data.rating === null && shelf === "to-read" ? "+ " : "") + label;
+          button.textContent = (!data.shelf && shelf === "to-read" ? "+ " : "") + label;
         }
       });
       const status = box.querySelector("[data-action-status]");
