@@ -82,11 +82,12 @@ def test_reader_journey(demo_site, page, screenshot, tmp_path):
         "aria-pressed", "true"
     )
     expect(page.get_by_role("button", name="Clear rating").first).to_be_visible()
-    # Rating put it on Read, in place: a rated book offers no "+ Want to read".
+    # Rating put it on Read, in place: a rated book offers no Want to read (it was read), only a re-read.
     actions = page.locator("main .book-actions").first
     expect(actions.get_by_role("button", name="✓ Read")).to_have_attribute("aria-pressed", "true")
     expect(actions.get_by_role("button", name="+ Want to read")).to_have_count(0)
-    expect(actions.get_by_role("button", name="Want to read", exact=True)).to_be_visible()
+    expect(actions.get_by_role("button", name="Want to read", exact=True)).to_be_hidden()
+    expect(actions.get_by_role("button", name="Currently reading", exact=True)).to_be_visible()
     screenshot("reader-05-book-rated")
     assert ratings_of("ada@example.com")["Harry Potter and the Sorcerer's Stone"] == 4
 
