@@ -61,15 +61,24 @@ class ReviewForm(forms.ModelForm):
         self.fields["text"].validators = []
         self.fields["text"].widget.attrs.pop("maxlength", None)
         self.fields["text"].error_messages["required"] = "A review needs some text. To remove your review, delete it instead."
+        if self.instance.pk and len(self.instance.text) > Review.MAX_CHARS:
+            self.fields["text"].help_text = (
+                f"Imported at {len(self.instance.text):,} characters, longer than the {Review.MAX_CHARS:,} of a review "
+                "written here: it may keep its length. Shown on the book page with your display name."
+            )
 
     def clean_text(self):
         text = self.cleaned_data["text"].strip()
         if not text:
             raise forms.ValidationError(self.fields["text"].error_messages["required"])
-        if len(text) > Review.MAX_CHARS:
+        # A review imported from Goodreads may be longer than a review written here; editing it must not
+        # require cutting it first, so an existing review may keep (up to) its stored length.
+        stored = len(self.instance.text) if self.instance.pk else 0
+        limit = max(Review.MAX_CHARS, stored)
+        if len(text) > limit:
             raise forms.ValidationError(
-                f"A review is at most {Review.MAX_CHARS:,} characters; yours has {len(text):,}. "
-                f"Please shorten it by {len(text) - Review.MAX_CHARS:,}."
+                f"A review is at most {limit:,} characters; yours has {len(text):,}. "
+                f"Please shorten it by {len(text) - limit:,}."
             )
         return text
 

@@ -24,6 +24,7 @@ from difflib import SequenceMatcher
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.html import strip_tags
 
 from catalog.models import Author, Book, BookAuthor
 from catalog.tabular import CsvError, CsvTable, decode_text, in_batches
@@ -151,6 +152,15 @@ def _date(value):
     return None
 
 
+LINE_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+def review_text(cell):
+    """Goodreads writes a review as HTML (<br/> between lines, <i>, <a>…); BookRec keeps plain text with newlines,
+    which the book page shows as paragraphs and the export writes back as they are."""
+    return strip_tags(LINE_BREAK.sub("\n", cell or "")).strip()
+
+
 def _row_from_record(line, record):
     problems = []
 
@@ -192,7 +202,7 @@ def _row_from_record(line, record):
         date_read=day("Date Read"),
         date_added=day("Date Added"),
         read_count=number("Read Count", MAX_READ_COUNT, "a whole number of times read"),
-        review=(record.get("My Review") or "").strip(),
+        review=review_text(record.get("My Review")),
         pages=number("Number of Pages", MAX_PAGES, "a number of pages"),
         problems=problems,
         # None for a missing cell would be a shifted row, refused by read_export; keep every column as written.
@@ -494,6 +504,8 @@ def run_import(user, data: bytes, filename=""):
                 record.review = ""
             if "rating" in changed:
                 outcome = "imported" if have["rating"] is None else "updated"
+            elif changed and final["shelf"] is None:
+                outcome = "not_shelved"  # its review imported, but it is on none of the reader's shelves
             elif changed and have["shelf"] is None and final["rating"] is None:
                 outcome = "shelved"
             elif changed:

@@ -1,10 +1,11 @@
 """A reader's library in Goodreads' own export format, so it can go to Goodreads, StoryGraph or BookWyrm.
 
-One row per book on a shelf (and per rated book, which is always on one), with Goodreads' columns in Goodreads'
+One row per book on a shelf (and per rated or reviewed book, which is always on one), with Goodreads' columns in Goodreads'
 order. What BookRec keeps (rating, shelf, dates, read count, review) comes from BookRec; what it doesn't model
 (Publisher, Binding, Private Notes, other shelves, the edition's title and ISBNs) comes back from the row the
 Goodreads import stored, and for books never imported, from the catalog. Rows of the latest import that matched
-no book in the catalog come back as Goodreads wrote them, so nothing of the reader's library is lost.
+no book in the catalog, or matched one but are on no BookRec shelf (a custom exclusive shelf), come back as Goodreads
+wrote them, so nothing of the reader's library is lost.
 """
 
 from collections import defaultdict
@@ -50,14 +51,18 @@ def _goodreads_date(day):
 
 
 def _other_shelves(row):
-    """The reader's non-exclusive Goodreads shelves, as (name, "name (#n)") pairs from the stored row."""
+    """The reader's non-exclusive Goodreads shelves, as (name, "name (#n)") pairs from the stored row.
+
+    The row's own exclusive shelf is left out too: a custom one (did-not-finish) is what the book has left once it
+    is on a BookRec shelf."""
+    exclusive = EXCLUSIVE | {(row.get("Exclusive Shelf") or "").strip().lower()}
     names = [name.strip() for name in (row.get("Bookshelves") or "").split(",") if name.strip()]
     positions = {}
     for item in (row.get("Bookshelves with positions") or "").split(","):
         name = item.strip().split(" (#")[0]
         if name:
             positions[name] = item.strip()
-    return [(name, positions.get(name, name)) for name in names if name not in EXCLUSIVE]
+    return [(name, positions.get(name, name)) for name in names if name not in exclusive]
 
 
 def library_rows(user):
@@ -134,11 +139,23 @@ def library_rows(user):
             {name: value for name, value in stored.items() if name in row and name not in OWNED | ISBN_COLUMNS and value != ""}
         )
         rows.append(row)
-    # Books of the latest import that matched nothing here go back out as Goodreads wrote them.
+    # Books of the latest import that are on no shelf here go back out as Goodreads wrote them: those that matched
+    # nothing, and those matched but left off BookRec's shelves because Goodreads had them on a custom exclusive
+    # shelf (such as did-not-finish), with the reader's review and rating as BookRec has them now.
     latest = GoodreadsImport.objects.filter(user=user).order_by("-created", "-id").values_list("report", flat=True).first()
     exported = {str(row["Book Id"]) for row in rows}
+    shelved = {entry["book_id"] for entry in entries}
     for item in (latest or {}).get("rows", []):
-        record = item.get("record")
+        book_id = item.get("book")
+        if book_id is None:
+            record = item.get("record")
+        elif book_id in shelved or book_id not in imported:
+            continue
+        elif (imported[book_id][2].get("Exclusive Shelf") or "").strip().lower() in EXCLUSIVE:
+            continue  # shelved by the import, then taken off its shelf on BookRec: the reader removed it
+        else:
+            shelved.add(book_id)  # once, whatever duplicate rows the file had
+            record = {**imported[book_id][2], "My Review": reviews.get(book_id, ""), "My Rating": ratings.get(book_id, 0)}
         if not record:
             continue
         goodreads_id = str(record.get("Book Id") or "").strip()

@@ -187,6 +187,11 @@ def write_review(request, pk):
             if not created:  # a concurrent submission won the race: this one is the newer text
                 review.text = form.cleaned_data["text"]
                 review.save(update_fields=["text", "updated"])
+            # A reviewed book is one the reader has read: unshelved, it goes on Read without a date (as a rated
+            # one does), so it is in their library and the export carries the review. After the review's insert,
+            # which a concurrent submission waits on, so the two can't both add the entry.
+            if not ShelfEntry.objects.filter(user=request.user, book=book).exists():
+                move_to_shelf(request.user, book, Shelf.READ)
         forget_anonymous_page(book.get_absolute_url())  # visitors see it now, not in a minute
         messages.success(request, f"Your review of {book.title} is published.")
         return HttpResponseRedirect(book.get_absolute_url() + "#your-review")

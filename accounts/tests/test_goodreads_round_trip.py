@@ -24,6 +24,7 @@ def catalog(db):
         "gone": make_book("Gone Girl", "Gillian Flynn", goodreads_book_id=19288043),
         "omens": make_book("Good Omens", "Terry Pratchett", isbn10="0060853980"),
         "wind": make_book("The Name of the Wind", "Patrick Rothfuss"),
+        "jest": make_book("Infinite Jest", "David Foster Wallace", goodreads_book_id=6759),  # on did-not-finish
     }
 
 
@@ -47,8 +48,12 @@ def test_import_then_export_gives_back_every_field(reader_client, reader, catalo
     header, exported = read_csv(response.content.decode())
     assert header == COLUMNS
     _, original = read_csv(FIXTURE.read_text(encoding="utf-8"))
-    # Every row, the book BookRec doesn't have included (it comes back as Goodreads wrote it).
+    # Every row, the book BookRec doesn't have and the one on a shelf BookRec doesn't have (did-not-finish)
+    # included: both come back as Goodreads wrote them, the latter with the review BookRec keeps.
     expected = {row["Book Id"]: row for row in original}
+    # The one change: Goodreads' HTML line break is stored, and exported, as a newline.
+    assert expected["234225"]["My Review"] == "Slow start, <br/>then “the spice must flow”."
+    expected["234225"]["My Review"] = "Slow start, \nthen “the spice must flow”."
     assert sorted(row["Book Id"] for row in exported) == sorted(expected)
     for row in exported:
         for column in COLUMNS:
@@ -113,8 +118,10 @@ def test_the_results_page_lists_every_row(reader_client, reader, catalog):
     response = reader_client.get(import_fixture(reader_client)["Location"])
     html = response.content.decode()
     report = GoodreadsImport.objects.get(user=reader).report
-    assert [row["outcome"] for row in report["rows"]] == ["imported", "imported", "shelved", "shelved", "shelved", "not_in_catalog"]
-    for title in ["The Hobbit, or There and Back Again", "Gone Girl", "Good Omens", "The Name of the Wind", "A Book Nobody"]:
+    assert [row["outcome"] for row in report["rows"]] == [
+        "imported", "imported", "shelved", "shelved", "shelved", "not_shelved", "not_in_catalog"]
+    for title in ["The Hobbit, or There and Back Again", "Gone Girl", "Good Omens", "The Name of the Wind", "Infinite Jest",
+                  "A Book Nobody"]:
         assert title in html
     assert "Currently reading, unrated" in html
     assert "Want to read, unrated" in html
