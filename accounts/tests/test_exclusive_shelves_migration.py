@@ -3,20 +3,13 @@
 import datetime
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from accounts.models import Shelf, ShelfEntry, User
 
+from .migrating import migrate, migrate_to_latest
+
 BEFORE_EXCLUSIVE_SHELVES = [("accounts", "0005_reviews_goals_digests")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)
@@ -35,7 +28,7 @@ def test_a_rated_book_on_want_to_read_moves_to_read():
     OldShelfEntry.objects.create(user=rita, book=hobbit)
     old_ids = sorted(OldShelfEntry.objects.values_list("pk", flat=True))
 
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrate_to_latest()
 
     rita = User.objects.get(email="rita@example.com")
     entries = {entry.book.title: entry for entry in ShelfEntry.objects.filter(user=rita).select_related("book")}

@@ -2,12 +2,12 @@
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from accounts.models import GoodreadsImport, ImportedBook, Rater, Rating, ShelfEntry, User
 from accounts.ratings import set_rating
 from catalog.models import Book
+
+from .migrating import migrate, migrate_to_latest
 
 # Where main stood before the move: ratings and raters in recommender, shelves and imports in accounts.
 BEFORE_THE_MOVE = [
@@ -15,13 +15,6 @@ BEFORE_THE_MOVE = [
     ("catalog", "0003_book_hidden_index"),
     ("recommender", "0003_rejected_label"),
 ]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)
@@ -43,7 +36,7 @@ def test_the_move_keeps_ratings_raters_shelves_and_imports():
     old_ids = sorted(OldRating.objects.values_list("pk", flat=True))
     old_content_type = old.get_model("contenttypes", "ContentType").objects.get_or_create(app_label="recommender", model="rating")[0]
 
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrate_to_latest()
 
     rita = User.objects.get(email="rita@example.com")
     assert sorted(Rating.objects.values_list("pk", flat=True)) == old_ids

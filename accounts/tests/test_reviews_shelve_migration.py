@@ -1,19 +1,12 @@
 """Migration 0009 puts a book reviewed on the site but on no shelf on Read, so the export carries its review."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from accounts.models import ShelfEntry, User
 
+from .migrating import migrate, migrate_to_latest
+
 BEFORE = [("accounts", "0008_rating_half_star")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)
@@ -30,7 +23,7 @@ def test_a_reviewed_unshelved_book_goes_on_read_and_nothing_else_moves():
     old.get_model("accounts", "ImportedBook").objects.create(user=rita, book=jest, goodreads_row={"Exclusive Shelf": "did-not-finish"})
     written = OldReview.objects.get(book=dune).created
 
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrate_to_latest()
 
     entries = {e.book.title: e for e in ShelfEntry.objects.filter(user=User.objects.get(email="rita@example.com")).select_related("book")}
     assert {title: e.shelf for title, e in entries.items()} == {"Dune": "read", "Emma": "to-read"}
