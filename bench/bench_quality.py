@@ -39,23 +39,16 @@ def machine():
 
 def scored(R, held_out, scores_for):
     """metrics.py's ranking quality plus the popularity and coverage of the top-10s."""
-    from recommender.metrics import ranking_quality
+    from recommender.metrics import TopListTally, ranking_quality
 
-    counts = np.diff(R.tocsc().indptr).astype(np.float64)
-    shown = np.zeros(R.shape[1], bool)
-    popularity = []
-
-    def on_top(variant, top):
-        shown[top.ravel()] = True
-        popularity.append(counts[top].mean(axis=1))
-
-    quality = ranking_quality(scores_for, R, held_out, on_top=on_top)
+    tally = TopListTally(R)
+    quality = ranking_quality(scores_for, R, held_out, on_top=tally.on_top)
     return {
         "rmse": None,
         "recall_at_10": quality.recall_at_10,
         "ndcg_at_10": quality.ndcg_at_10,
-        "top10_mean_popularity": float(np.concatenate(popularity).mean()),
-        "catalog_coverage": float(shown.mean()),
+        "top10_mean_popularity": tally.mean_popularity,
+        "catalog_coverage": tally.coverage,
     }
 
 

@@ -24,7 +24,7 @@ from catalog.tabular import CsvError, CsvTable, has_broken_encoding, open_text
 
 from . import blend
 from .factor_model import TrainParams
-from .metrics import DEFAULT_VALIDATION_FRACTION, HeldOut, hold_out, ranking_quality
+from .metrics import DEFAULT_VALIDATION_FRACTION, HeldOut, TopListTally, hold_out, ranking_quality
 
 __all__ = ["read_ratings_csv", "evaluate", "index_triples", "resplit"]
 
@@ -161,13 +161,8 @@ def evaluate(
     R, te_u, te_i, te_r, _ = index_triples(train_triples, test_triples)
     held_out = HeldOut(te_u, te_i, te_r)
 
-    train_counts = np.diff(R.tocsc().indptr).astype(np.float64)
-    shown = np.zeros(R.shape[1], bool)
-    shown_popularity = []
-
-    def on_top(variant, top):
-        shown[top.ravel()] = True
-        shown_popularity.append(train_counts[top].mean(axis=1))
+    tally = TopListTally(R)
+    on_top = tally.on_top
 
     t0 = time.perf_counter()
     choice = None
@@ -181,7 +176,7 @@ def evaluate(
         choice = fitted.choice
         quality = blend.blend_quality(fitted.model, fitted.item_item, R, held_out, on_top=on_top)
     else:
-        counts = train_counts.astype(np.float32)
+        counts = tally.counts.astype(np.float32)
         fit_seconds = time.perf_counter() - t0
         # no star predictor: rmse and mae stay None
         quality = ranking_quality(
@@ -197,8 +192,8 @@ def evaluate(
         "n_train": int(R.nnz),
         "n_test": int(len(te_r)),
         "eval_users": quality.users,
-        "top10_mean_popularity": float(np.concatenate(shown_popularity).mean()) if shown_popularity else None,
-        "catalog_coverage": float(shown.mean()) if R.shape[1] else None,
+        "top10_mean_popularity": tally.mean_popularity,
+        "catalog_coverage": tally.coverage,
         "settings_choice": choice,
     }
 

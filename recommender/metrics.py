@@ -103,6 +103,31 @@ def sample_users(users: np.ndarray, max_users: int | None, seed: int) -> np.ndar
     return np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
 
 
+class TopListTally:
+    """What the top-10s look like across readers: pass ``on_top`` to ranking_quality, then read the figures.
+
+    mean_popularity: the mean training rating count of the books shown; coverage: the share of the catalog
+    that appears in at least one reader's top-10.
+    """
+
+    def __init__(self, seen: sp.csr_matrix):
+        self.counts = np.diff(seen.tocsc().indptr).astype(np.float64)
+        self.shown = np.zeros(seen.shape[1], bool)
+        self.popularity = []
+
+    def on_top(self, variant: int, top: np.ndarray) -> None:
+        self.shown[top.ravel()] = True
+        self.popularity.append(self.counts[top].mean(axis=1))
+
+    @property
+    def mean_popularity(self) -> float | None:
+        return float(np.concatenate(self.popularity).mean()) if self.popularity else None
+
+    @property
+    def coverage(self) -> float | None:
+        return float(self.shown.mean()) if len(self.shown) else None
+
+
 def ranking_quality(
     scores_for: Callable[[np.ndarray], np.ndarray],
     seen: sp.csr_matrix,
