@@ -8,6 +8,17 @@ from .charts import training_curves_svg
 from .models import ModelArtifact, ModelRun
 
 
+def metric_column(key, description, template):
+    """A run-list column showing one figure of ModelRun.metrics, formatted with ``template`` ("—" when absent)."""
+
+    @admin.display(description=description)
+    def column(self, run):
+        value = (run.metrics or {}).get(key)
+        return "—" if value is None else template.format(value)
+
+    return column
+
+
 @admin.register(ModelRun)
 class ModelRunAdmin(admin.ModelAdmin):
     list_display = [
@@ -74,35 +85,12 @@ class ModelRunAdmin(admin.ModelAdmin):
             return "—"
         return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.1f} s"
 
-    @admin.display(description="RMSE")
-    def val_rmse(self, run):
-        value = (run.metrics or {}).get("val_rmse")
-        return "—" if value is None else f"{value:.4f}"
-
-    @admin.display(description="recall@10")
-    def val_recall(self, run):
-        value = (run.metrics or {}).get("val_recall_at_10")
-        return "—" if value is None else f"{value:.4f}"
-
-    @admin.display(description="NDCG@10")
-    def val_ndcg(self, run):
-        value = (run.metrics or {}).get("val_ndcg_at_10")
-        return "—" if value is None else f"{value:.4f}"
-
-    @admin.display(description="held-out ratings")
-    def val_ratings(self, run):
-        value = (run.metrics or {}).get("val_ratings")
-        return "—" if value is None else f"{value:,}"
-
-    @admin.display(description="validation readers")
-    def val_users(self, run):
-        value = (run.metrics or {}).get("val_users")
-        return "—" if value is None else f"{value:,}"
-
-    @admin.display(description="epochs")
-    def epochs_run(self, run):
-        value = (run.metrics or {}).get("epochs_run")
-        return "—" if value is None else str(value)
+    val_rmse = metric_column("val_rmse", "RMSE", "{:.4f}")
+    val_recall = metric_column("val_recall_at_10", "recall@10", "{:.4f}")
+    val_ndcg = metric_column("val_ndcg_at_10", "NDCG@10", "{:.4f}")
+    val_ratings = metric_column("val_ratings", "held-out ratings", "{:,}")
+    val_users = metric_column("val_users", "validation readers", "{:,}")
+    epochs_run = metric_column("epochs_run", "epochs", "{}")
 
     @admin.display(description="chosen blend")
     def chosen_setting(self, run):
