@@ -29,6 +29,15 @@ QUERIES = [
     "the book thef", "jane eyre bronte", "wuthering hieghts", "mistborn sandersn", "neil gaimen american gods",
     "stephen king the shinning",
 ]
+# For --save / --compare only: more misspellings, and prefixes as typed into the header's box.
+MORE_QUERIES = [
+    "lord of the flies", "stormlight archive", "tolkien", "cien anos", "harry potter", "hunger gmaes", "gatsbi",
+    "to kil a mockingbird", "pride prejudise", "hobit", "fifty shades grey", "the help stockett", "gone girll",
+    "angels and demons", "lovely bones", "life of pie", "animal farm orwel", "alchemist coelho", "1984 orwell",
+    "har", "lord o", "hung", "twil", "gats", "hob", "kite", "dune", "orwe", "sand", "harry pot", "the name of the w",
+    "game of thr", "a song of ice and fire", "the hitchhikers guide", "ender game", "the martian weir",
+    "the girl on the trian", "memoirs of a geisha", "the secret history tartt", "rebecca du maurier",
+]
 
 
 def percentile(values, fraction):
@@ -40,6 +49,8 @@ def percentile(values, fraction):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="times each query is sent to each URL (default 5)")
+    parser.add_argument("--save", type=Path, help="write each query's top 10 book ids to this JSON file")
+    parser.add_argument("--compare", type=Path, help="compare each query's top 10 with a file written by --save")
     args = parser.parse_args()
 
     import django
@@ -89,6 +100,38 @@ def main():
     for query in QUERIES:
         results = client.get("/search/suggest/", {"q": query}).json()["results"]
         print(f"  {query!r:32} → {results[0]['title'] if results else '(nothing)'}")
+    if args.save or args.compare:
+        compare_top_tens(args, {query: search_book_ids(query, limit=10) for query in QUERIES + MORE_QUERIES})
+
+
+def compare_top_tens(args, found):
+    """The hit-quality check of a search change: the same queries' top 10s before (--save) and after (--compare)."""
+    import json
+
+    from catalog.models import Book
+
+    if args.save:
+        args.save.write_text(json.dumps(found, indent=1))
+        print(f"top 10s of {len(found)} queries written to {args.save}")
+    if not args.compare:
+        return
+    before = json.loads(args.compare.read_text())
+    titles = dict(Book.objects.filter(pk__in={pk for ids in [*before.values(), *found.values()] for pk in ids})
+                  .values_list("pk", "title"))
+    same_first = same_ten = 0
+    for query, old in before.items():
+        new = found.get(query, [])
+        same_first += old[:1] == new[:1]
+        same_ten += old == new
+        if old[:1] != new[:1]:
+            where = new.index(old[0]) + 1 if old and old[0] in new else "absent"
+            print(f"  top result changed for {query!r}: {titles.get(old[0]) if old else '(nothing)'!r} "
+                  f"(now at {where}) → {titles.get(new[0]) if new else '(nothing)'!r}")
+        elif old != new:
+            overlap = len(set(old) & set(new))
+            print(f"  same top result, top 10 differs for {query!r}: {overlap} of {len(old)} books in both")
+    print(f"compared with {args.compare}: top result the same for {same_first} of {len(before)} queries, "
+          f"whole top 10 the same for {same_ten}")
 
 
 if __name__ == "__main__":

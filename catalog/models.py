@@ -166,7 +166,8 @@ class Book(models.Model):
             models.Index(fields=["series", "series_position"], name="book_series_idx"),
             models.Index(fields=["language"], name="book_language_idx"),
             # The search box's GIN trigram index on search_text (book_search_trgm_idx) is PostgreSQL-only,
-            # so migration 0002 creates it (a GinIndex) on PostgreSQL instead of declaring it here.
+            # so migration 0002 creates it (a GinIndex) on PostgreSQL instead of declaring it here. So is the
+            # GIN index on search_text's words (book_search_words_idx) that migration 0006 creates.
         ]
 
     def __str__(self):
@@ -250,6 +251,21 @@ class BookAuthor(models.Model):
 
     def __str__(self):
         return f"{self.author} ({self.position}) of {self.book}"
+
+
+class SearchWord(models.Model):
+    """A word that occurs in some book's search_text: the vocabulary that PostgreSQL search matches each word of
+    a query against before it looks at any book (catalog.search).
+
+    Migration 0006 fills it and adds triggers on the book table, so that every way of writing books (save,
+    bulk_create, bulk_update, update(), COPY) adds its new words. Words of books since renamed or deleted stay;
+    they match no book, so they cost a lookup and change no result. On SQLite the table stays empty and unused.
+    """
+
+    word = models.TextField(primary_key=True)
+
+    def __str__(self):
+        return self.word
 
 
 class BookRedirect(models.Model):

@@ -1,21 +1,31 @@
 """Typo- and word-order-tolerant book search, shared by the search page and the header's suggestions.
 
-On PostgreSQL, pg_trgm finds candidates through the GIN trigram index on Book.search_text
-(`search_text %> query`, i.e. word_similarity above a threshold set for the one query) and ranks them.
+A book matches when word_similarity(query, search_text) reaches a threshold, and matches are ranked by
+closeness first, then popularity (ratings_count) as a gentle tie-breaker.
+
+On PostgreSQL the candidates come in two stages:
+1. Spellings. The query's words are looked up among the catalog's words (SearchWord, a few thousand short
+   strings): a word the catalog has stands for itself, any other for the catalog words one typo away, and the
+   word being typed also for the words it begins. The candidates are the books holding any of these spellings
+   (a GIN index on the books' words). At a million books that reads far fewer index entries than stage 2, whose
+   cost is the posting lists of every trigram of the query.
+2. When stage 1 does not find enough matches (words that are no catalog word's typo, or words run together),
+   the GIN trigram index on search_text (`search_text %> query`) looks among all books.
+Both stages keep the books at the same threshold steps and rank them the same way.
 On SQLite, candidates come from LIKE on word prefixes and suffixes, and are ranked in Python.
-Either way the ranking is: closeness first, then popularity (ratings_count) as a gentle tie-breaker.
 """
 
 import difflib
 import math
 import re
 
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilarity
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Window
+from django.db.models import Count, F, Func, Q, TextField, Value, Window
 from django.db.models.functions import Ln, Lower
 
-from .models import Book, normalize_search_text
+from .models import Book, SearchWord, normalize_search_text
 from .tabular import isbn10_is_valid, isbn10_to_isbn13, isbn13_is_valid
 
 MAX_QUERY_CHARS = 200
@@ -33,6 +43,18 @@ THRESHOLD_STEPS = (0.6, 0.45)
 ENOUGH_MATCHES = 8
 # Candidate words this long (about 15 trigrams) seldom reach ENOUGH_MATCHES at the strictest step.
 LONG_QUERY_CHARS = 13
+# Stage 1 (PostgreSQL): how many query words it looks up (the longest), how short a word it ignores, the
+# longest word the vocabulary holds (migration 0006), the word_similarity(query word, catalog word) a spelling
+# found by trigrams needs, and the letters an edit may add or change.
+MAX_SPELLED_WORDS = 4
+MIN_SPELLED_CHARS = 3
+MAX_WORD_CHARS = 60
+SPELLING_THRESHOLD = 0.5
+MIN_TRIGRAM_SPELLED_CHARS = 7  # a shorter word is trigram-close to too many others: "thef" to "there", "these"
+SHORT_WORD_CHARS = 4
+# When few books hold every word, this many of the most-rated books holding some of them may fill the list.
+PARTIAL_MATCHES = 300
+EDIT_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 # How much title closeness and popularity add to the word-similarity score.
 TITLE_WEIGHT = 0.2
 POPULARITY_WEIGHT = 0.03
@@ -112,36 +134,144 @@ def alternatives(raw_query, limit=5):
     return books_in_order(ids[:limit])
 
 
+class BookWords(Func):
+    """A book's search_text as an array of words: the expression migration 0006's GIN index is built on."""
+
+    function = "string_to_array"
+    output_field = ArrayField(TextField())
+
+    def __init__(self):
+        super().__init__(F("search_text"), Value(" "))
+
+
+def _keyboard_neighbours():
+    """Each letter's neighbours on a QWERTY keyboard: the keys a finger slips to."""
+    rows = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
+    # Each row sits half a key right of the one above: row r's key c touches row r-1's keys c and c+1.
+    neighbours = {}
+    for r, row in enumerate(rows):
+        for c, letter in enumerate(row):
+            near = [(r, c - 1), (r, c + 1), (r - 1, c), (r - 1, c + 1), (r + 1, c - 1), (r + 1, c)]
+            neighbours[letter] = "".join(rows[i][j] for i, j in near if 0 <= i < len(rows) and 0 <= j < len(rows[i]))
+    return neighbours
+
+
+KEYBOARD_NEIGHBOURS = _keyboard_neighbours()
+
+
+def one_edit_away(word):
+    """The strings one typo away from the word: a letter left out, one too many, two neighbours swapped, or a
+    letter mistyped. In a word of SHORT_WORD_CHARS or fewer, a mistyped letter is only a neighbouring key:
+    a short word has too many real words one letter away ("hary" is one from "hard", "mary" and "harm", and
+    "harry" with a letter left out), while "farn" for "farm" is a slip of the finger."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    edits = ({left + letter + right for left, right in splits for letter in EDIT_LETTERS}
+             | {left + right[1:] for left, right in splits if right}
+             | {left + right[1] + right[0] + right[2:] for left, right in splits if len(right) > 1})
+    short = len(word) <= SHORT_WORD_CHARS
+    edits |= {left + letter + right[1:] for left, right in splits if right
+              for letter in (KEYBOARD_NEIGHBOURS.get(right[0], "") if short else EDIT_LETTERS)}
+    return edits - {word}
+
+
+def spelled_words(candidates):
+    """The query words stage 1 looks up: the longest few, in the query's order."""
+    words = [word for word in dict.fromkeys(candidates.split()) if MIN_SPELLED_CHARS <= len(word) <= MAX_WORD_CHARS]
+    longest = set(sorted(words, key=len, reverse=True)[:MAX_SPELLED_WORDS])
+    return [word for word in words if word in longest]
+
+
+def catalog_spellings(words, typed):
+    """For each query word, the catalog words it may stand for.
+
+    A query word stands for itself and the catalog words one typo away ("pie" also for "pi"); a long word that is
+    no catalog word, also for those close by trigrams (two typos). The word being typed also stands for every
+    catalog word it begins. Common words (STOPWORDS) are never a spelling.
+    """
+    catalog_words = SearchWord.objects.exclude(word__in=STOPWORDS)
+    edits = {word: {word, *one_edit_away(word)} for word in words}
+    found = set(catalog_words.filter(word__in=set().union(*edits.values())).values_list("word", flat=True))
+    spellings = {word: found & edits[word] for word in words}
+    # One query per word and kind: ORed together, a trigram condition is checked on every catalog word.
+    for word in words:
+        if len(word) >= MIN_TRIGRAM_SPELLED_CHARS and word not in found:
+            spellings[word].update(catalog_words.filter(word__trigram_word_similar=word).values_list("word", flat=True))
+    if typed in spellings:
+        spellings[typed].update(catalog_words.filter(word__startswith=typed).values_list("word", flat=True))
+    return [sorted(spellings[word]) for word in words]
+
+
 def _search_postgres(query, limit, threshold):
     steps = [step for step in THRESHOLD_STEPS if step > threshold] + [threshold]
-    # Candidates come through the index on the distinctive words (search_text %> candidates, i.e.
-    # word_similarity(candidates, search_text) above the session threshold); the ranking uses the whole query.
+    # Books are found on the distinctive words (word_similarity(candidates, search_text) above a step);
+    # the ranking uses the whole query.
     candidates = candidate_words(query)
     enough = min(ENOUGH_MATCHES, limit)
-    ranked = Book.objects.filter(search_text__trigram_word_similar=candidates).annotate(
-        closeness=TrigramWordSimilarity(query, "search_text")
+    closeness = (
+        TrigramWordSimilarity(query, "search_text")
         + TITLE_WEIGHT * TrigramSimilarity(Lower("title"), query)
         + POPULARITY_WEIGHT * Ln(F("ratings_count") + 1)
     )
+    # set_config(..., true) is SET LOCAL: a threshold lasts for this transaction only, so concurrent
+    # requests on a pooled connection each keep their own.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(SPELLING_THRESHOLD)])
+        spellings = catalog_spellings(spelled_words(candidates), typed=query.split()[-1])
+        ids = _search_spellings(spellings, candidates, closeness, steps, enough, limit)
+        if ids:
+            return ids
+        return _search_trigram_index(cursor, candidates, closeness, steps, enough, limit)
+
+
+def _search_spellings(spellings, candidates, closeness, steps, enough, limit):
+    """Stage 1: the books holding a spelling of every looked-up word and, when they are too few, the most-rated
+    books holding a spelling of some of them; kept at the strictest step with enough matches (the loosest step
+    when none has), as stage 2 keeps them, best first."""
+    if not any(spellings):
+        return []
+    books = Book.objects.alias(words=BookWords())
+    # word_similarity() as a function, not the %> operator: only these books are looked at.
+    strictness = TrigramWordSimilarity(candidates, "search_text")
+    matches = {}
+    if all(spellings):
+        every_word = books
+        for each in spellings:
+            every_word = every_word.filter(words__overlap=each)
+        matches = dict(every_word.annotate(strictness=strictness).order_by().values_list("id", "strictness"))
+    if len(matches) < enough and len(spellings) > 1:
+        some_words = books.filter(words__overlap=[spelling for each in spellings for spelling in each])
+        # The similarity of only those few: as columns of the sorted query, it would be computed for them all.
+        # "+ 0": sorted by the popularity index, the planner would walk it past every book holding none.
+        popular = some_words.order_by((F("ratings_count") + 0).desc(), "id").values("pk")[:PARTIAL_MATCHES]
+        matches.update(Book.objects.filter(pk__in=popular).annotate(strictness=strictness).order_by()
+                       .values_list("id", "strictness"))
+    for step in steps:
+        kept = [book_id for book_id, book_strictness in matches.items() if book_strictness >= step]
+        if len(kept) >= enough or step == steps[-1]:
+            hits = Book.objects.filter(pk__in=kept).annotate(closeness=closeness)
+            return list(hits.order_by("-closeness", "id").values_list("id", flat=True)[:limit])
+
+
+def _search_trigram_index(cursor, candidates, closeness, steps, enough, limit):
+    """Stage 2: the books matching through the GIN trigram index on search_text, at the strictest step that
+    has enough of them, best first."""
+    ranked = Book.objects.filter(search_text__trigram_word_similar=candidates).annotate(closeness=closeness)
     # Each index scan costs about the same whatever it finds, and a long query rarely has enough matches at
     # the strictest step. So a long query's first scan is at the second step, and the strictest step's
     # matches are picked out of it when there are enough of them: the same books as two scans, for one.
     scans = [(steps[1], steps[0])] + [(step, None) for step in steps[2:]] if (
         len(candidates) >= LONG_QUERY_CHARS and len(steps) > 1) else [(step, None) for step in steps]
-    # set_config(..., true) is SET LOCAL: the threshold lasts for this transaction only, so concurrent
-    # requests on a pooled connection each keep their own.
-    with transaction.atomic(), connection.cursor() as cursor:
-        for scan_threshold, stricter in scans:
-            cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(scan_threshold)])
-            hits = ranked
-            if stricter is not None:
-                hits = ranked.annotate(
-                    strictness=TrigramWordSimilarity(candidates, "search_text"),
-                    strict_hits=Window(Count("pk", filter=Q(strictness__gte=stricter))),
-                ).filter(Q(strictness__gte=stricter) | Q(strict_hits__lt=enough))
-            ids = list(hits.order_by("-closeness", "id").values_list("id", flat=True)[:limit])
-            if len(ids) >= enough:
-                break
+    for scan_threshold, stricter in scans:
+        cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(scan_threshold)])
+        hits = ranked
+        if stricter is not None:
+            hits = ranked.annotate(
+                strictness=TrigramWordSimilarity(candidates, "search_text"),
+                strict_hits=Window(Count("pk", filter=Q(strictness__gte=stricter))),
+            ).filter(Q(strictness__gte=stricter) | Q(strict_hits__lt=enough))
+        ids = list(hits.order_by("-closeness", "id").values_list("id", flat=True)[:limit])
+        if len(ids) >= enough:
+            break
     return ids
 
 

@@ -187,3 +187,78 @@ def test_postgres_long_query_keeps_only_the_strict_matches_when_there_are_enough
     found = titles(client.get("/search/", {"q": query}))
     assert set(close) <= set(found)
     assert (loose in found) is (close_books < 8)
+
+
+@pytest.mark.parametrize(("typed", "meant"), [
+    ("gril", "girl"), ("hary", "harry"), ("rngs", "rings"), ("farn", "farm"), ("pie", "pi"), ("gatsbi", "gatsby"),
+    ("shinning", "shining"), ("hieghts", "heights"), ("gaimen", "gaiman"),
+])
+def test_a_typo_is_one_edit_from_the_word_meant(typed, meant):
+    from catalog.search import one_edit_away
+
+    assert meant in one_edit_away(typed)
+
+
+@pytest.mark.parametrize(("typed", "other"), [("hary", "mary"), ("hary", "hard"), ("farn", "fern")])
+def test_a_short_word_is_not_one_mistyped_letter_from_every_word(typed, other):
+    from catalog.search import one_edit_away
+
+    assert other not in one_edit_away(typed)  # only neighbouring keys count as a slip in a short word
+
+
+def searched_with(query_text, captured):
+    return [q["sql"] for q in captured if query_text in q["sql"]]
+
+
+@pytest.mark.postgres
+def test_postgres_vocabulary_learns_the_words_of_every_write(make_book):
+    from catalog.models import SearchWord
+
+    book = make_book("Quixotic Zephyrs", authors=("Wilhelmina Oduya",))
+    Book.objects.bulk_create([Book(title="Bulk", search_text="marzipan obelisk")])
+    Book.objects.filter(pk=book.pk).update(search_text="quixotic zephyrs wilhelmina oduya palimpsest")
+    Author.objects.filter(name="Wilhelmina Oduya").update(name="Wilhelmina Oduya-Brandt")
+    Book.objects.filter(pk=book.pk).rebuild_search_text()
+    words = set(SearchWord.objects.values_list("word", flat=True))
+    assert {"quixotic", "zephyrs", "wilhelmina", "oduya", "marzipan", "obelisk", "palimpsest", "brandt"} <= words
+
+
+@pytest.mark.postgres
+def test_postgres_search_finds_misspelled_words_through_the_catalog_words(client, catalog):
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        found = titles(client.get("/search/", {"q": "stormlite archve"}))
+    assert found[0] == "The Way of Kings"
+    assert not searched_with('"search_text" %>', captured)  # the trigram index over every book was not needed
+
+
+@pytest.mark.postgres
+def test_postgres_few_books_with_every_word_are_followed_by_books_with_some(client, catalog):
+    found = titles(client.get("/search/", {"q": "sanderson kings"}))
+    assert found[0] == "The Way of Kings"  # the one book holding both words
+    assert "The Final Empire" in found  # then the other Sanderson
+
+
+@pytest.mark.postgres
+def test_postgres_words_run_together_are_found_through_the_trigram_index(client, catalog):
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        found = titles(client.get("/search/", {"q": "harrypotter"}))
+    assert found[0].startswith("Harry Potter")
+    assert searched_with('"search_text" %>', captured)
+
+
+@pytest.mark.postgres
+def test_postgres_migration_learns_the_words_of_existing_books(transactional_db):
+    from accounts.tests.migrating import migrate, migrate_to_latest
+
+    apps = migrate([("catalog", "0005_book_pages")])
+    apps.get_model("catalog", "Book").objects.create(title="Old", search_text="cartographer of saltmarsh")
+    try:
+        apps = migrate([("catalog", "0006_search_words")])
+        words = set(apps.get_model("catalog", "SearchWord").objects.values_list("word", flat=True))
+        assert {"cartographer", "of", "saltmarsh"} <= words
+    finally:
+        migrate_to_latest()
