@@ -4,13 +4,13 @@ A book matches when word_similarity(query, search_text) reaches a threshold, and
 closeness first, then popularity (ratings_count) as a gentle tie-breaker.
 
 On PostgreSQL the candidates come in two stages:
-1. Spellings. The query's words are looked up among the catalog's words (SearchWord, a few thousand short
-   strings): a word the catalog has stands for itself, any other for the catalog words one typo away, and the
-   word being typed also for the words it begins. The candidates are the books holding any of these spellings
-   (a GIN index on the books' words). At a million books that reads far fewer index entries than stage 2, whose
-   cost is the posting lists of every trigram of the query.
-2. When stage 1 does not find enough matches (words that are no catalog word's typo, or words run together),
-   the GIN trigram index on search_text (`search_text %> query`) looks among all books.
+1. Spellings. The query's longest words are looked up among the catalog's words (SearchWord, kept by triggers):
+   each stands for itself and the catalog words one typo away, and the word being typed also for the words it
+   begins. The candidates are the books holding a spelling of every word (a GIN index on the books' words) and,
+   when those are few, the most-rated books holding a spelling of some word. At a million books this reads far
+   fewer index entries than stage 2, whose cost is the posting lists of every trigram of the query.
+2. When stage 1 finds nothing (no word near a catalog word, or words run together), the GIN trigram index on
+   search_text (`search_text %> query`) looks among all books.
 Both stages keep the books at the same threshold steps and rank them the same way.
 On SQLite, candidates come from LIKE on word prefixes and suffixes, and are ranked in Python.
 """
@@ -52,6 +52,7 @@ MAX_WORD_CHARS = 60
 SPELLING_THRESHOLD = 0.5
 MIN_TRIGRAM_SPELLED_CHARS = 7  # a shorter word is trigram-close to too many others: "thef" to "there", "these"
 SHORT_WORD_CHARS = 4
+MAX_EDITED_CHARS = 20  # a longer word's ~1,000 edits would only bloat the query; trigrams still find its typos
 # When few books hold every word, this many of the most-rated books holding some of them may fill the list.
 PARTIAL_MATCHES = 300
 EDIT_LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -185,17 +186,18 @@ def catalog_spellings(words, typed):
     """For each query word, the catalog words it may stand for.
 
     A query word stands for itself and the catalog words one typo away ("pie" also for "pi"); a long word that is
-    no catalog word, also for those close by trigrams (two typos). The word being typed also stands for every
-    catalog word it begins. Common words (STOPWORDS) are never a spelling.
+    no catalog word, also for those close by trigrams (two typos, or a typo in a word over MAX_EDITED_CHARS).
+    The word being typed also stands for every catalog word it begins. Common words (STOPWORDS) never do.
     """
     catalog_words = SearchWord.objects.exclude(word__in=STOPWORDS)
-    edits = {word: {word, *one_edit_away(word)} for word in words}
+    edits = {word: {word, *(one_edit_away(word) if len(word) <= MAX_EDITED_CHARS else ())} for word in words}
     found = set(catalog_words.filter(word__in=set().union(*edits.values())).values_list("word", flat=True))
     spellings = {word: found & edits[word] for word in words}
     # One query per word and kind: ORed together, a trigram condition is checked on every catalog word.
     for word in words:
         if len(word) >= MIN_TRIGRAM_SPELLED_CHARS and word not in found:
-            spellings[word].update(catalog_words.filter(word__trigram_word_similar=word).values_list("word", flat=True))
+            close = catalog_words.alias(lowered=Lower("word")).filter(lowered__trigram_word_similar=word)
+            spellings[word].update(close.values_list("word", flat=True))
     if typed in spellings:
         spellings[typed].update(catalog_words.filter(word__startswith=typed).values_list("word", flat=True))
     return [sorted(spellings[word]) for word in words]

@@ -27,7 +27,9 @@ ON CONFLICT DO NOTHING
 
 FORWARD = [
     LEARN_WORDS.format(words="catalog_book, unnest(string_to_array(search_text, ' ')) AS word"),
-    "CREATE INDEX searchword_trgm_idx ON catalog_searchword USING gin (word gin_trgm_ops)",
+    # On lower(word), which is the word (words are stored lowercase): an index on the column itself would
+    # also serve `word = ANY(...)`, and without statistics the planner then runs one trigram scan per word.
+    "CREATE INDEX searchword_trgm_idx ON catalog_searchword USING gin (lower(word) gin_trgm_ops)",
     "CREATE INDEX book_search_words_idx ON catalog_book USING gin (string_to_array(search_text, ' '))",
     f"""
     CREATE FUNCTION catalog_book_learn_inserted_words() RETURNS trigger LANGUAGE plpgsql AS $$
