@@ -160,18 +160,19 @@ def _keyboard_neighbours():
 KEYBOARD_NEIGHBOURS = _keyboard_neighbours()
 
 
-def one_edit_away(word):
-    """The strings one typo away from the word: a letter left out, one too many, two neighbours swapped, or a
-    letter mistyped. In a word of SHORT_WORD_CHARS or fewer, a mistyped letter is only a neighbouring key:
-    a short word has too many real words one letter away ("hary" is one from "hard", "mary" and "harm", and
-    "harry" with a letter left out), while "farn" for "farm" is a slip of the finger."""
+def one_edit_away(word, mistypes=True):
+    """The strings one typo away from the word: a letter left out, one too many and, with mistypes, two
+    neighbours swapped or a letter mistyped. In a word of SHORT_WORD_CHARS or fewer, a mistyped letter is only a
+    neighbouring key: a short word has too many real words one letter away ("hary" is one from "hard", "mary"
+    and "harm", and "harry" with a letter left out), while "farn" for "farm" is a slip of the finger."""
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
     edits = ({left + letter + right for left, right in splits for letter in EDIT_LETTERS}
-             | {left + right[1:] for left, right in splits if right}
-             | {left + right[1] + right[0] + right[2:] for left, right in splits if len(right) > 1})
-    short = len(word) <= SHORT_WORD_CHARS
-    edits |= {left + letter + right[1:] for left, right in splits if right
-              for letter in (KEYBOARD_NEIGHBOURS.get(right[0], "") if short else EDIT_LETTERS)}
+             | {left + right[1:] for left, right in splits if right})
+    if mistypes:
+        short = len(word) <= SHORT_WORD_CHARS
+        edits |= {left + right[1] + right[0] + right[2:] for left, right in splits if len(right) > 1}
+        edits |= {left + letter + right[1:] for left, right in splits if right
+                  for letter in (KEYBOARD_NEIGHBOURS.get(right[0], "") if short else EDIT_LETTERS)}
     return edits - {word}
 
 
@@ -185,14 +186,17 @@ def spelled_words(candidates):
 def catalog_spellings(words, typed):
     """For each query word, the catalog words it may stand for.
 
-    A query word stands for itself and the catalog words one typo away ("pie" also for "pi"); a long word that is
-    no catalog word, also for those close by trigrams (two typos, or a typo in a word over MAX_EDITED_CHARS).
+    A query word stands for itself and the catalog words one typo away (a catalog word only for those one letter
+    shorter or longer: "pie" also for "pi", "love" not for "live"); a long word that is no catalog word, also for
+    those close by trigrams (two typos, or a typo in a word over MAX_EDITED_CHARS).
     The word being typed also stands for every catalog word it begins. Common words (STOPWORDS) never do.
     """
     catalog_words = SearchWord.objects.exclude(word__in=STOPWORDS)
     edits = {word: {word, *(one_edit_away(word) if len(word) <= MAX_EDITED_CHARS else ())} for word in words}
     found = set(catalog_words.filter(word__in=set().union(*edits.values())).values_list("word", flat=True))
-    spellings = {word: found & edits[word] for word in words}
+    # A catalog word typed is seldom another word mistyped ("love" for "live"); it may be a letter short or over.
+    spellings = {word: found & ({word, *one_edit_away(word, mistypes=False)} if word in found else edits[word])
+                 for word in words}
     # One query per word and kind: ORed together, a trigram condition is checked on every catalog word.
     for word in words:
         if len(word) >= MIN_TRIGRAM_SPELLED_CHARS and word not in found:
