@@ -72,7 +72,7 @@ def prepare(env, n_readers):
 import json, random, django
 django.setup()
 from allauth.account.models import EmailAddress
-from accounts.models import User
+from accounts.models import Rating, User
 from catalog.models import Book
 from accounts.ratings import set_rating
 rng = random.Random(1)
@@ -85,12 +85,16 @@ for n in range({n_readers}):
         user.set_password({PASSWORD!r}); user.save()
         for pk in rng.sample(popular[:500], 12):
             set_rating(user, Book.objects.get(pk=pk), rng.choice([3, 4, 5, 5]))
-print(json.dumps({{"books": popular}}))
+rated = {{}}
+for email, pk in Rating.objects.filter(rater__user__email__startswith="load-reader-").values_list("rater__user__email", "book_id"):
+    rated.setdefault(email, []).append(pk)
+print(json.dumps({{"books": popular, "rated": rated}}))
 """
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     if result.returncode:
         sys.exit("preparing the load readers failed:\n" + result.stderr[-3000:])
-    return json.loads(result.stdout.strip().splitlines()[-1])["books"]
+    prepared = json.loads(result.stdout.strip().splitlines()[-1])
+    return prepared["books"], prepared["rated"]
 
 
 class Stats:
@@ -109,8 +113,10 @@ class Stats:
 
 
 class VirtualUser:
-    def __init__(self, port, stats, books, rng, email=None, number=0):
+    def __init__(self, port, stats, books, rng, email=None, number=0, rated=()):
         self.port, self.stats, self.books, self.rng, self.email = port, stats, books, rng, email
+        # What this reader has rated: like the site's cards, it never offers Want to read for those books.
+        self.rated = set(rated)
         # Each virtual user is its own visitor behind one proxy (the server runs with TRUSTED_PROXY_COUNT=1),
         # so allauth's per-address login limit (30/min) applies per user, as in production.
         self.address = f"198.18.{number // 250}.{number % 250 + 1}"
@@ -192,24 +198,29 @@ class VirtualUser:
         elif choice < 0.55:
             self.request("GET", f"/books/{self.book()}/", "book (signed in)")
         elif choice < 0.75:
-            self.request("POST", f"/books/{self.book()}/rate/", "rate", {"value": self.rng.randint(1, 5)},
+            book = self.book()
+            self.request("POST", f"/books/{book}/rate/", "rate", {"value": self.rng.randint(1, 5)},
                          headers=json_headers)
+            self.rated.add(book)
         elif choice < 0.90:
             action = self.rng.choice(["add", "remove"])
-            self.request("POST", f"/books/{self.book()}/shelf/", "shelf", {"action": action}, headers=json_headers)
+            book = self.book()
+            while action == "add" and book in self.rated:  # a rated book stays on Read (its card has no such button)
+                book = self.book()
+            self.request("POST", f"/books/{book}/shelf/", "shelf", {"action": action}, headers=json_headers)
         else:
             self.request("GET", "/my-books/", "my books")
 
 
-def run_load(args, books):
+def run_load(args, books, rated):
     stats = Stats()
     stop = threading.Event()
     users = []
     for n in range(args.users):
         rng = random.Random(1000 + n)
         signed_in = n % 2 == 1
-        user = VirtualUser(args.port, stats, books, rng, email=f"load-reader-{n // 2}@bookrec.example" if signed_in else None,
-                           number=n)
+        email = f"load-reader-{n // 2}@bookrec.example" if signed_in else None
+        user = VirtualUser(args.port, stats, books, rng, email=email, number=n, rated=rated.get(email, ()))
         if signed_in:
             user.log_in()
         users.append(user)
@@ -262,7 +273,7 @@ def main():
     args = parse_args()
     env = server_env(args)
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    books = prepare(env, (args.users + 1) // 2)
+    books, rated = prepare(env, (args.users + 1) // 2)
     log = open(args.log, "w")
     # The Procfile's web line, with the port on loopback.
     server = subprocess.Popen(
@@ -275,7 +286,7 @@ def main():
     try:
         wait_for_server(args.port, server)
         old_run = healthz_run(args.port)
-        stats, stop, threads, started = run_load(args, books)
+        stats, stop, threads, started = run_load(args, books, rated)
         retrain = None
         while time.monotonic() - started < args.duration and stats.total < args.max_requests:
             elapsed = time.monotonic() - started
