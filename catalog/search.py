@@ -145,6 +145,12 @@ class BookWords(Func):
         super().__init__(F("search_text"), Value(" "))
 
 
+def set_word_similarity_threshold(cursor, threshold):
+    """The threshold of pg_trgm's %> for the rest of this transaction: set_config(..., true) is SET LOCAL, so
+    concurrent requests on a pooled connection each keep their own."""
+    cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(threshold)])
+
+
 def _keyboard_neighbours():
     """Each letter's neighbours on a QWERTY keyboard: the keys a finger slips to."""
     rows = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
@@ -198,10 +204,13 @@ def catalog_spellings(words, typed):
     spellings = {word: found & ({word, *one_edit_away(word, mistypes=False)} if word in found else edits[word])
                  for word in words}
     # One query per word and kind: ORed together, a trigram condition is checked on every catalog word.
-    for word in words:
-        if len(word) >= MIN_TRIGRAM_SPELLED_CHARS and word not in found:
-            close = catalog_words.alias(lowered=Lower("word")).filter(lowered__trigram_word_similar=word)
-            spellings[word].update(close.values_list("word", flat=True))
+    misspelled = [word for word in words if len(word) >= MIN_TRIGRAM_SPELLED_CHARS and word not in found]
+    if misspelled:
+        with connection.cursor() as cursor:
+            set_word_similarity_threshold(cursor, SPELLING_THRESHOLD)
+    for word in misspelled:
+        close = catalog_words.alias(lowered=Lower("word")).filter(lowered__trigram_word_similar=word)
+        spellings[word].update(close.values_list("word", flat=True))
     if typed in spellings:
         spellings[typed].update(catalog_words.filter(word__startswith=typed).values_list("word", flat=True))
     return [sorted(spellings[word]) for word in words]
@@ -218,10 +227,7 @@ def _search_postgres(query, limit, threshold):
         + TITLE_WEIGHT * TrigramSimilarity(Lower("title"), query)
         + POPULARITY_WEIGHT * Ln(F("ratings_count") + 1)
     )
-    # set_config(..., true) is SET LOCAL: a threshold lasts for this transaction only, so concurrent
-    # requests on a pooled connection each keep their own.
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(SPELLING_THRESHOLD)])
         spellings = catalog_spellings(spelled_words(candidates), typed=query.split()[-1])
         ids = _search_spellings(spellings, candidates, closeness, steps, enough, limit)
         if ids:
@@ -268,7 +274,7 @@ def _search_trigram_index(cursor, candidates, closeness, steps, enough, limit):
     scans = [(steps[1], steps[0])] + [(step, None) for step in steps[2:]] if (
         len(candidates) >= LONG_QUERY_CHARS and len(steps) > 1) else [(step, None) for step in steps]
     for scan_threshold, stricter in scans:
-        cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(scan_threshold)])
+        set_word_similarity_threshold(cursor, scan_threshold)
         hits = ranked
         if stricter is not None:
             hits = ranked.annotate(
