@@ -13,6 +13,7 @@ from catalog.models import Book
 
 from .models import Dismissal, Rater, Rating, Review, ShelfEntry, User
 from .ratings import refresh_rating_summaries
+from .templatetags.book_actions import star_string
 
 
 class EmailCaseMixin:
@@ -127,13 +128,6 @@ class StarsFilter(admin.SimpleListFilter):
         return queryset
 
 
-def rater_name(rater):
-    """A site reader by email, a dataset reader by dataset and id: never "reader #12"."""
-    if rater.user_id:
-        return rater.user.email
-    return f"{rater.source} reader {rater.external_id}"
-
-
 @admin.register(Rating)
 class RatingAdmin(admin.ModelAdmin):
     """Moderation: find and delete ratings. Stars are the reader's own, so staff can't change them here."""
@@ -155,11 +149,11 @@ class RatingAdmin(admin.ModelAdmin):
 
     @admin.display(description="Rater")
     def rater_display(self, rating):
-        return rater_name(rating.rater)
+        return str(rating.rater)  # an email, or the dataset and id: never "reader #12"
 
     @admin.display(description="Stars", ordering="value")
     def stars(self, rating):
-        return f"{'★' * rating.value}{'☆' * (5 - rating.value)} ({rating.value})"
+        return f"{star_string(rating.value)} ({rating.value})"
 
     def has_add_permission(self, request):
         return False  # a rating is a reader's; staff only remove abusive ones
@@ -202,7 +196,8 @@ class RaterAdmin(admin.ModelAdmin):
 
     @admin.display(description="Rater", ordering="user__email")
     def rater_display(self, rater):
-        return rater_name(rater)
+        return str(rater)
+
 
 @admin.register(Review)
 class ReviewAdmin(ReaderEmailColumn, admin.ModelAdmin):

@@ -26,6 +26,8 @@ def reader_book_state(user, books):
 def rated_count(user):
     """How many books a signed-in reader has rated (one query)."""
     return Rating.objects.filter(rater__user=user).count()
+
+
 def book_reviews(book, user, limit=REVIEWS_ON_BOOK_PAGE):
     """{"own": the reader's review or None, "others": shown reviews of other readers (newest first), "count": n,
     "form": an empty review form when a signed-in reader has not reviewed the book}.

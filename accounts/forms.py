@@ -4,7 +4,7 @@ the parameters of rate, shelf and My books."""
 from django import forms
 from django.utils import timezone
 
-from .models import ReadingGoal, Review, Shelf, User
+from .models import MAX_READ_COUNT, ReadingGoal, Review, Shelf, User
 
 
 class ProfileForm(forms.ModelForm):
@@ -108,7 +108,6 @@ class ReadingGoalForm(forms.ModelForm):
 STARS_MESSAGE = "A rating is a whole number of stars from 1 to 5."
 STAR_CHOICES = [(str(n), f"{n} star{'s' if n > 1 else ''}") for n in range(1, 6)]
 DATE_FORMATS = ["%Y-%m-%d", "%Y/%m/%d"]  # the date input's, and Goodreads'
-MAX_READ_COUNT = 999
 
 
 def first_error(form):
@@ -214,7 +213,7 @@ class ShelfForm(forms.Form):
 
 class MyBooksForm(forms.Form):
     """GET /my-books/: which shelf, the order, a star filter and the page. Bad values fall back to the default
-    and say so (see messages())."""
+    and say so (see problems())."""
 
     SORTS = {
         "added": "Date added",

@@ -29,7 +29,7 @@ from django.utils.html import strip_tags
 from catalog.models import Author, Book, BookAuthor
 from catalog.tabular import CsvError, CsvTable, decode_text, in_batches
 
-from .models import READING_ORDER, GoodreadsImport, ImportedBook, Rating, Review, Shelf, ShelfEntry
+from .models import MAX_READ_COUNT, READING_ORDER, GoodreadsImport, ImportedBook, Rating, Review, Shelf, ShelfEntry
 from .ratings import set_ratings
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -63,7 +63,6 @@ OUTCOMES = {
     **REASONS,
 }
 SHELF_NAMES = {shelf.value: shelf.label for shelf in Shelf}
-MAX_READ_COUNT = 999
 MAX_PAGES = 100_000
 
 

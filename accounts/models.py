@@ -148,6 +148,10 @@ class Shelf(models.TextChoices):
 READING_ORDER = {Shelf.TO_READ: 0, Shelf.CURRENTLY_READING: 1, Shelf.READ: 2}
 
 
+# The most times a reader may say they read a book: the shelf form's and the Goodreads import's bound.
+MAX_READ_COUNT = 999
+
+
 class ShelfEntry(models.Model):
     """A book on one of a reader's exclusive shelves: want to read, currently reading or read.
 

@@ -32,7 +32,7 @@ from recommender.api import popular_books
 
 from . import digests, goodreads, library_export
 from . import stats as reading
-from .api import reader_book_state
+from .api import rated_count, reader_book_state
 from .forms import (
     DeleteAccountForm,
     GoodreadsImportForm,
@@ -98,7 +98,7 @@ def bad_request(request, message):
 def book_state_response(request, book, message):
     state = reader_book_state(request.user, [book])[book.pk]
     if wants_json(request):
-        rated = Rating.objects.filter(rater__user=request.user).count()
+        rated = rated_count(request.user)
         return JsonResponse({"book": book.pk, **state, "rated_count": rated, "message": message})
     messages.success(request, message)
     return HttpResponseRedirect(safe_next(request, book.get_absolute_url()))
@@ -462,13 +462,25 @@ def profile(request):
         "accounts/profile.html",
         {
             "form": form,
-            "rated_total": Rating.objects.filter(rater__user=request.user).count(),
+            "rated_total": rated_count(request.user),
             "shelf_counts": [(label, count) for _, label, count in shelf_counts(request.user)],
             "dismissed_total": Dismissal.objects.filter(user=request.user).count(),
             "last_import": GoodreadsImport.objects.filter(user=request.user).first(),
         },
         status=400 if form.errors else 200,
     )
+
+
+def _book_fields(book):
+    """How the JSON export names a book, wherever it lists one (authors prefetched)."""
+    return {
+        "book_id": book.pk,
+        "title": book.title,
+        "authors": book.author_names,
+        "goodreads_book_id": book.goodreads_book_id,
+        "isbn13": book.isbn13,
+        "isbn10": book.isbn10,
+    }
 
 
 def _rating_rows(user):
@@ -481,12 +493,7 @@ def _rating_rows(user):
     )
     return [
         {
-            "book_id": r.book_id,
-            "title": r.book.title,
-            "authors": r.book.author_names,
-            "goodreads_book_id": r.book.goodreads_book_id,
-            "isbn13": r.book.isbn13,
-            "isbn10": r.book.isbn10,
+            **_book_fields(r.book),
             "stars": r.value,
             "rated": r.created.isoformat(),
             "updated": r.updated.isoformat(),
@@ -522,11 +529,7 @@ def _export_dismissals(user):
     )
     return [
         {
-            "book_id": d.book_id,
-            "title": d.book.title,
-            "authors": d.book.author_names,
-            "goodreads_book_id": d.book.goodreads_book_id,
-            "isbn13": d.book.isbn13,
+            **_book_fields(d.book),
             "dismissed": d.created.isoformat(),
         }
         for d in dismissals
@@ -750,7 +753,7 @@ def onboarding(request):
     JavaScript never has to scroll back to where they were.
     """
     needed = settings.ONBOARDING_MIN_RATINGS
-    rated = Rating.objects.filter(rater__user=request.user).count()
+    rated = rated_count(request.user)
     rounds = _onboarding_rounds(request.GET.get("more"))
     search_text = request.GET.get("q", "")[: book_search.MAX_QUERY_CHARS]
     query = book_search.clean_query(search_text)

@@ -41,7 +41,6 @@ def recommendations_for(user, limit=12, offset=0):
     return describe_ranking(ranking, page_ids) if ranking is not None else describe_popular(popular, page_ids)
 
 
-
 def reader_books(user, ratings):
     """The reader's rated, shelved (and of those read) and dismissed books (one query beyond their ratings)."""
     if not user.is_authenticated:

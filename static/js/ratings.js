@@ -73,7 +73,7 @@
     const submitter = event.submitter;
     if (submitter && submitter.name) body.append(submitter.name, submitter.value);
     form.setAttribute("aria-busy", "true");
-    // getAttribute: the shelf form's button is named "action", which shadows form.action.
+    // getAttribute: a control named "action" would shadow form.action (the first shelf forms had one).
     fetch(form.getAttribute("action"), {
       method: "POST",
       body: body,
